@@ -1,0 +1,29 @@
+"""Offline stand-in for @rules_cc//cc:defs.bzl: forwards to the native rules.
+
+Bazel 4.2 (Debian's bazel-bootstrap) asks for @rules_cc and cannot download it;
+Debian's own copy under /usr/share/bazel is too new for 4.2.
+"""
+
+def cc_binary(**attrs):
+    native.cc_binary(**attrs)
+
+def cc_library(**attrs):
+    native.cc_library(**attrs)
+
+def cc_test(**attrs):
+    native.cc_test(**attrs)
+
+def cc_import(**attrs):
+    native.cc_import(**attrs)
+
+def cc_proto_library(**attrs):
+    native.cc_proto_library(**attrs)
+
+def cc_toolchain(**attrs):
+    native.cc_toolchain(**attrs)
+
+def cc_toolchain_suite(**attrs):
+    native.cc_toolchain_suite(**attrs)
+
+def objc_library(**attrs):
+    native.objc_library(**attrs)
