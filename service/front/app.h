@@ -1,0 +1,48 @@
+/* app.h: what the front's RPC handlers share: the database, the worker processes, the
+ * reflection index, and facts gathered at start. */
+#ifndef SMIMED_FRONT_APP_H
+#define SMIMED_FRONT_APP_H
+
+#include <stddef.h>
+
+#include "service/db/db.h"
+#include "service/front/reflection.h"
+#include "service/front/server.h"
+#include "service/pool/worker_pool.h"
+
+/* SMIMED_VERSION is the daemon's version, reported by GetSettings and --version. */
+#define SMIMED_VERSION "0.1.0"
+
+/* WORKER_CALL_CAP_MS bounds any single worker request, whatever the call's deadline. */
+#define WORKER_CALL_CAP_MS 60000
+
+typedef struct app_st {
+  DB *db;
+  WORKER_POOL *pool;
+  REFLECTION *reflection;
+  char kek_check_value[32];
+} APP;
+
+/* app_methods returns the table of every RPC the front serves (smime.v1, health,
+ * reflection), derived from the protobuf-c service descriptors, and its size. RPCs of
+ * the API without a handler yet answer UNIMPLEMENTED. */
+const SERVER_METHOD *app_methods(size_t *out_n);
+
+/* app_service_names lists the fully-qualified names of the served services. */
+const char *const *app_service_names(size_t *out_n);
+
+/* The handlers, one file per service. */
+int rpc_get_settings(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                     ProtobufCMessage **out_resp, STATUS *err);
+int rpc_update_settings(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                        ProtobufCMessage **out_resp, STATUS *err);
+int rpc_list_logs(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                  ProtobufCMessage **out_resp, STATUS *err);
+int rpc_health_check(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                     ProtobufCMessage **out_resp, STATUS *err);
+int rpc_reflection_info(void *app, const CALL_INFO *info, SERVER_CALL *call, STATUS *err);
+
+/* precheck_enabled answers FAILED_PRECONDITION while the integration is disabled. */
+int precheck_enabled(void *app, const CALL_INFO *info, STATUS *err);
+
+#endif /* SMIMED_FRONT_APP_H */

@@ -1,0 +1,484 @@
+/* main.c: smimed, the front process: flags, start-up order, signals, shutdown.
+ *
+ * Start-up order matters (DESIGN.md section 2): PostgreSQL (fork+exec) and the worker
+ * processes are started before grpc_init, because forking a process in which gRPC has
+ * started threads is unsafe. Shutdown runs in reverse: stop accepting calls, let calls
+ * in flight finish, stop the workers, close the database, stop PostgreSQL. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grpc/grpc.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protos/descriptor_set.h"
+#include "service/common/log.h"
+#include "service/db/db.h"
+#include "service/db/pg_cluster.h"
+#include "service/front/app.h"
+#include "service/front/reflection.h"
+#include "service/front/server.h"
+#include "service/pool/worker_pool.h"
+
+#define DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
+#define SHUTDOWN_GRACE_MS 30000
+
+typedef struct options_st {
+  const char *data_dir;
+  const char *database_url;
+  const char *kek_file;
+  const char *socket_path;
+  const char *listen;
+  int insecure;
+  unsigned threads;
+  unsigned engines;
+  size_t max_message_size;
+  const char *postgres_bindir;
+  const char *run_as;
+  const char *engine_path;
+  const char *keystore_path;
+} OPTIONS;
+
+static const char kUsage[] =
+    "usage: smimed --data-dir DIR [options]\n"
+    "       smimed --database-url URL --kek-file FILE --socket PATH [options]\n"
+    "\n"
+    "smimed signs, encrypts, verifies and decrypts S/MIME mail for a helpdesk, over gRPC.\n"
+    "\n"
+    "Embedded default: `smimed --data-dir DIR` creates, on first start, a private\n"
+    "PostgreSQL cluster in DIR/pgdata (started and stopped with the daemon), a\n"
+    "key-encryption key DIR/kek.key (mode 0600), and listens on unix:DIR/smimed.sock\n"
+    "(mode 0600; whoever can open it is an admin). Run as root, PostgreSQL runs as the\n"
+    "system user `smimed` (scripts/setup.sh creates it).\n"
+    "\n"
+    "options:\n"
+    "  --data-dir DIR           state directory (embedded PostgreSQL, key file, socket)\n"
+    "  --database-url URL       use this PostgreSQL instead of an embedded one, e.g.\n"
+    "                           postgresql://smimed@db.internal/smimed\n"
+    "  --kek-file FILE          key-encryption key (32 bytes, or 64 hex digits), created\n"
+    "                           if missing; default DIR/kek.key. Replicas must share it.\n"
+    "  --socket PATH            Unix socket to listen on; default DIR/smimed.sock\n"
+    "  --listen HOST:PORT       also listen on TCP. This version serves TCP only in\n"
+    "                           plaintext on loopback, with --insecure (mutual TLS: to come)\n"
+    "  --insecure               allow --listen without TLS (loopback hosts only)\n"
+    "  --threads N              calls handled at once (default 8)\n"
+    "  --engines N              engine processes (default: one per core)\n"
+    "  --max-message-size N     largest request in bytes, K or M suffix (default 32M);\n"
+    "                           larger ones get RESOURCE_EXHAUSTED\n"
+    "  --postgres-bindir DIR    PostgreSQL server binaries (default " PG_CLUSTER_DEFAULT_BINDIR ")\n"
+    "  --run-as USER            user for the embedded PostgreSQL when run as root\n"
+    "                           (default smimed)\n"
+    "  --engine-path FILE       smime-engine binary (default: beside smimed)\n"
+    "  --keystore-path FILE     smime-keystore binary (default: beside smimed)\n"
+    "  --version                print the version and exit\n"
+    "  --help                   this text\n"
+    "\n"
+    "Stop with SIGTERM or SIGINT: calls in flight finish, then everything stops cleanly.\n"
+    "Call it with smimectl, e.g.: smimectl --addr unix:DIR/smimed.sock get-settings\n";
+
+static int parse_unsigned(const char *flag, const char *text, unsigned min, unsigned max,
+                          unsigned *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+    fprintf(stderr, "smimed: %s must be a number from %u to %u, not \"%s\"\n", flag, min, max,
+            text);
+    return 0;
+  }
+  *out = (unsigned)v;
+  return 1;
+}
+
+/* parse_size reads "33554432", "64K" or "32M". */
+static int parse_size(const char *flag, const char *text, size_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  unsigned long long mult = 1;
+  if (end != NULL && (*end == 'K' || *end == 'k')) {
+    mult = 1024;
+    end++;
+  } else if (end != NULL && (*end == 'M' || *end == 'm')) {
+    mult = 1024 * 1024;
+    end++;
+  }
+  if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 30) / mult) {
+    fprintf(stderr, "smimed: %s must be a size from 1 to 1024M (e.g. 32M), not \"%s\"\n", flag,
+            text);
+    return 0;
+  }
+  *out = (size_t)(v * mult);
+  return 1;
+}
+
+static int is_loopback_listen(const char *addr) {
+  return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "localhost:", 10) == 0 ||
+         strncmp(addr, "[::1]:", 6) == 0;
+}
+
+/* parse_options returns 1 to run, 0 to exit with status |*out_exit|. */
+static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
+  enum {
+    OPT_DATA_DIR = 1000, OPT_DATABASE_URL, OPT_KEK_FILE, OPT_SOCKET, OPT_LISTEN, OPT_INSECURE,
+    OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
+    OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS,
+  };
+  static const struct option longopts[] = {
+      {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+      {"database-url", required_argument, NULL, OPT_DATABASE_URL},
+      {"kek-file", required_argument, NULL, OPT_KEK_FILE},
+      {"socket", required_argument, NULL, OPT_SOCKET},
+      {"listen", required_argument, NULL, OPT_LISTEN},
+      {"insecure", no_argument, NULL, OPT_INSECURE},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"engines", required_argument, NULL, OPT_ENGINES},
+      {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
+      {"postgres-bindir", required_argument, NULL, OPT_POSTGRES_BINDIR},
+      {"run-as", required_argument, NULL, OPT_RUN_AS},
+      {"engine-path", required_argument, NULL, OPT_ENGINE_PATH},
+      {"keystore-path", required_argument, NULL, OPT_KEYSTORE_PATH},
+      {"version", no_argument, NULL, OPT_VERSION},
+      {"help", no_argument, NULL, OPT_HELP},
+      {"tls-cert", required_argument, NULL, OPT_TLS},
+      {"tls-key", required_argument, NULL, OPT_TLS},
+      {"client-ca", required_argument, NULL, OPT_TLS},
+      {NULL, 0, NULL, 0},
+  };
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  memset(o, 0, sizeof(*o));
+  o->threads = 8;
+  o->engines = cores > 0 ? (unsigned)cores : 1;
+  o->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  *out_exit = 2;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+      case OPT_DATA_DIR: o->data_dir = optarg; break;
+      case OPT_DATABASE_URL: o->database_url = optarg; break;
+      case OPT_KEK_FILE: o->kek_file = optarg; break;
+      case OPT_SOCKET: o->socket_path = optarg; break;
+      case OPT_LISTEN: o->listen = optarg; break;
+      case OPT_INSECURE: o->insecure = 1; break;
+      case OPT_THREADS:
+        if (!parse_unsigned("--threads", optarg, 1, 256, &o->threads)) return 0;
+        break;
+      case OPT_ENGINES:
+        if (!parse_unsigned("--engines", optarg, 1, 64, &o->engines)) return 0;
+        break;
+      case OPT_MAX_MESSAGE_SIZE:
+        if (!parse_size("--max-message-size", optarg, &o->max_message_size)) return 0;
+        break;
+      case OPT_POSTGRES_BINDIR: o->postgres_bindir = optarg; break;
+      case OPT_RUN_AS: o->run_as = optarg; break;
+      case OPT_ENGINE_PATH: o->engine_path = optarg; break;
+      case OPT_KEYSTORE_PATH: o->keystore_path = optarg; break;
+      case OPT_VERSION:
+        printf("smimed %s\n", SMIMED_VERSION);
+        *out_exit = 0;
+        return 0;
+      case OPT_HELP:
+        fputs(kUsage, stdout);
+        *out_exit = 0;
+        return 0;
+      case OPT_TLS:
+        fprintf(stderr, "smimed: mutual TLS (--tls-cert, --tls-key, --client-ca) is not "
+                        "available in this version; use the Unix socket, or --listen on "
+                        "loopback with --insecure\n");
+        return 0;
+      default:
+        fprintf(stderr, "smimed: unknown or incomplete option \"%s\"; see smimed --help\n",
+                argv[optind - 1]);
+        return 0;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "smimed: unexpected argument \"%s\"; see smimed --help\n", argv[optind]);
+    return 0;
+  }
+  if (o->data_dir == NULL && (o->database_url == NULL || o->kek_file == NULL ||
+                              (o->socket_path == NULL && o->listen == NULL))) {
+    fprintf(stderr, "smimed: give --data-dir DIR (embedded default), or --database-url with "
+                    "--kek-file and --socket or --listen; see smimed --help\n");
+    return 0;
+  }
+  if (o->listen != NULL && !(o->insecure && is_loopback_listen(o->listen))) {
+    fprintf(stderr, "smimed: --listen %s needs mutual TLS, which this version does not offer "
+                    "yet; plaintext is allowed only on a loopback address with --insecure\n",
+            o->listen);
+    return 0;
+  }
+  return 1;
+}
+
+/* sibling_path is |name| in the directory of the running smimed binary. */
+static char *sibling_path(const char *name) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    return NULL;
+  }
+  self[n] = '\0';
+  char *slash = strrchr(self, '/');
+  if (slash == NULL) {
+    return NULL;
+  }
+  *slash = '\0';
+  size_t len = strlen(self) + strlen(name) + 2;
+  char *out = malloc(len);
+  if (out != NULL) {
+    snprintf(out, len, "%s/%s", self, name);
+  }
+  return out;
+}
+
+static char *join_path(const char *dir, const char *name) {
+  size_t len = strlen(dir) + strlen(name) + 2;
+  char *out = malloc(len);
+  if (out != NULL) {
+    snprintf(out, len, "%s/%s", dir, name);
+  }
+  return out;
+}
+
+/* prepare_data_dir creates DIR (0700) and takes its lock, so that two daemons never
+ * share one data directory. Returns the lock fd, or -1. */
+static int prepare_data_dir(const char *dir) {
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    log_error("cannot create data directory %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  char *lock_path = join_path(dir, "smimed.lock");
+  int fd = lock_path != NULL ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  if (fd < 0) {
+    log_error("cannot open %s: %s", lock_path != NULL ? lock_path : dir, strerror(errno));
+    free(lock_path);
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    log_error("another smimed is running on %s (%s is locked)", dir, lock_path);
+    close(fd);
+    free(lock_path);
+    return -1;
+  }
+  free(lock_path);
+  return fd;
+}
+
+/* keystore_check_value asks the keystore which key-encryption key it holds. */
+static int keystore_check_value(WORKER_POOL *pool, char *out, size_t out_len, STATUS *err) {
+  Smime__Ipc__KeystoreHelloRequest hello = SMIME__IPC__KEYSTORE_HELLO_REQUEST__INIT;
+  Smime__Ipc__KeystoreRequest req = SMIME__IPC__KEYSTORE_REQUEST__INIT;
+  req.body_case = SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO;
+  req.hello = &hello;
+  Smime__Ipc__KeystoreResponse *resp = NULL;
+  if (!worker_pool_keystore_call(pool, &req, &resp, 10000, err)) {
+    return 0;
+  }
+  int ok = resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_HELLO;
+  if (ok) {
+    snprintf(out, out_len, "%s", resp->hello->kek_check_value);
+  } else {
+    status_set(err, STATUS_INTERNAL, "the keystore did not report its key: %s",
+               resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR
+                   ? resp->error->message
+                   : "unexpected answer");
+  }
+  smime__ipc__keystore_response__free_unpacked(resp, NULL);
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  OPTIONS opt;
+  int exit_code = 1;
+  int lock_fd = -1;
+  PG_CLUSTER *cluster = NULL;
+  WORKER_POOL *pool = NULL;
+  SERVER *server = NULL;
+  APP app;
+  STATUS err;
+  char *kek_path = NULL, *socket_path = NULL, *engine_path = NULL, *keystore_path = NULL;
+  char listen_addr[PATH_MAX + 8];
+  int grpc_started = 0;
+  memset(&app, 0, sizeof(app));
+  status_clear(&err);
+
+  if (!parse_options(argc, argv, &opt, &exit_code)) {
+    return exit_code;
+  }
+  log_set_program("smimed");
+
+  /* Signals: every thread inherits this mask; the main thread alone takes them with
+   * sigwait, so no handler runs inside gRPC or libpq. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  /* Files and sockets we create (key file, Unix socket) are ours alone. */
+  umask(077);
+
+  if (opt.data_dir != NULL) {
+    lock_fd = prepare_data_dir(opt.data_dir);
+    if (lock_fd < 0) {
+      goto out;
+    }
+  }
+  kek_path = opt.kek_file != NULL ? strdup(opt.kek_file) : join_path(opt.data_dir, "kek.key");
+  if (opt.socket_path != NULL) {
+    socket_path = strdup(opt.socket_path);
+  } else if (opt.data_dir != NULL) {
+    socket_path = join_path(opt.data_dir, "smimed.sock");
+  }
+  engine_path = opt.engine_path != NULL ? strdup(opt.engine_path) : sibling_path("smime-engine");
+  keystore_path =
+      opt.keystore_path != NULL ? strdup(opt.keystore_path) : sibling_path("smime-keystore");
+  if (kek_path == NULL || engine_path == NULL || keystore_path == NULL) {
+    log_error("out of memory");
+    goto out;
+  }
+
+  const char *conninfo = opt.database_url;
+  if (conninfo == NULL) {
+    PG_CLUSTER_CONFIG pg = {
+        .data_dir = opt.data_dir, .bindir = opt.postgres_bindir, .run_as_user = opt.run_as};
+    log_info("starting the embedded PostgreSQL in %s/pgdata", opt.data_dir);
+    cluster = pg_cluster_start(&pg, &err);
+    if (cluster == NULL) {
+      log_error("PostgreSQL: %s", err.message);
+      goto out;
+    }
+    conninfo = pg_cluster_conninfo(cluster);
+  }
+
+  WORKER_POOL_CONFIG wc = {.engine_path = engine_path,
+                           .keystore_path = keystore_path,
+                           .kek_path = kek_path,
+                           .engines = opt.engines};
+  pool = worker_pool_start(&wc, &err);
+  if (pool == NULL) {
+    log_error("workers: %s", err.message);
+    goto out;
+  }
+  app.pool = pool;
+  if (!keystore_check_value(pool, app.kek_check_value, sizeof(app.kek_check_value), &err)) {
+    log_error("keystore: %s", err.message);
+    goto out;
+  }
+  log_info("%u engine process(es) and the keystore are up; key-encryption key %s (check value %s)",
+           opt.engines, kek_path, app.kek_check_value);
+
+  app.db = db_open(conninfo, opt.threads, &err);
+  if (app.db == NULL) {
+    log_error("database: %s", err.message);
+    goto out;
+  }
+  if (!db_check_kek(app.db, app.kek_check_value, &err)) {
+    log_error("%s", err.message);
+    goto out;
+  }
+  log_info("database schema version %u", db_schema_version(app.db));
+
+  grpc_init();
+  grpc_started = 1;
+  size_t n_names = 0;
+  const char *const *names = app_service_names(&n_names);
+  app.reflection = reflection_new(smime_descriptor_set, smime_descriptor_set_len, names, n_names,
+                                  &err);
+  if (app.reflection == NULL) {
+    log_error("%s", err.message);
+    goto out;
+  }
+  size_t n_methods = 0;
+  const SERVER_METHOD *methods = app_methods(&n_methods);
+  SERVER_CONFIG sc = {.threads = opt.threads, .max_message_size = opt.max_message_size,
+                      .app = &app};
+  server = server_new(&sc, methods, n_methods, &err);
+  if (server == NULL) {
+    log_error("%s", err.message);
+    goto out;
+  }
+  if (socket_path != NULL) {
+    /* We hold the data directory's lock (or were given the path), so a socket file left
+     * there is stale. */
+    unlink(socket_path);
+    snprintf(listen_addr, sizeof(listen_addr), "unix:%s", socket_path);
+    if (!server_add_insecure_listener(server, listen_addr, &err)) {
+      log_error("%s", err.message);
+      goto out;
+    }
+    chmod(socket_path, 0600);
+  }
+  if (opt.listen != NULL) {
+    if (!server_add_insecure_listener(server, opt.listen, &err)) {
+      log_error("%s", err.message);
+      goto out;
+    }
+    log_warn("listening on %s WITHOUT TLS (--insecure): every local user can call it as admin",
+             opt.listen);
+  }
+  if (!server_start(server, &err)) {
+    log_error("%s", err.message);
+    goto out;
+  }
+  if (socket_path != NULL) {
+    log_info("listening on unix:%s; try: smimectl --addr unix:%s get-settings", socket_path,
+             socket_path);
+  }
+  log_info("smimed %s ready (%u threads, max message %zu bytes)", SMIMED_VERSION, opt.threads,
+           opt.max_message_size);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGHUP) {
+      log_info("SIGHUP ignored (nothing to reload)");
+      continue;
+    }
+    log_info("%s received: finishing calls in flight, then stopping",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  exit_code = 0;
+
+out:
+  if (server != NULL) {
+    server_shutdown(server, SHUTDOWN_GRACE_MS);
+  }
+  if (socket_path != NULL && exit_code == 0) {
+    unlink(socket_path);
+  }
+  reflection_free(app.reflection);
+  if (grpc_started) {
+    grpc_shutdown();
+  }
+  worker_pool_free(pool);
+  db_close(app.db);
+  if (cluster != NULL) {
+    log_info("stopping the embedded PostgreSQL");
+    pg_cluster_stop(cluster);
+  }
+  if (lock_fd >= 0) {
+    close(lock_fd);
+  }
+  free(kek_path);
+  free(socket_path);
+  free(engine_path);
+  free(keystore_path);
+  if (exit_code == 0) {
+    log_info("stopped");
+  }
+  return exit_code;
+}

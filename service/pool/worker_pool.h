@@ -1,0 +1,63 @@
+/* worker_pool.h: the front's side of its worker processes: a pool of smime-engine
+ * processes (stateless; one per core by default) and one smime-keystore process.
+ *
+ * Workers are spawned with posix_spawn (no fork of the front's address space, so it is
+ * safe after grpc_init), each with one end of a socketpair as fd 3 and no other fd open.
+ * Requests are framed (service/ipc/frame.h). A worker that dies, closes its socket,
+ * answers garbage or exceeds the call's timeout is killed and replaced; the call that
+ * saw it fails with STATUS_UNAVAILABLE, never a hang. Thread-safe: any number of threads
+ * may call at once; a call waits (up to its timeout) for a free engine. */
+#ifndef SMIMED_POOL_WORKER_POOL_H
+#define SMIMED_POOL_WORKER_POOL_H
+
+#include <stdint.h>
+
+#include "service/common/status.h"
+#include "smime/ipc/ipc.pb-c.h"
+
+typedef struct worker_pool_st WORKER_POOL;
+
+typedef struct worker_pool_config_st {
+  const char *engine_path;    /* smime-engine binary */
+  const char *keystore_path;  /* smime-keystore binary */
+  const char *kek_path;       /* key-encryption key file, passed to the keystore */
+  unsigned engines;           /* number of engine processes, >= 1 */
+} WORKER_POOL_CONFIG;
+
+typedef struct worker_pool_stats_st {
+  unsigned engines;
+  unsigned engine_restarts;
+  unsigned keystore_restarts;
+} WORKER_POOL_STATS;
+
+/* worker_pool_start spawns the workers and checks each answers a hello. Returns NULL
+ * and fills |err| on failure (e.g. binary missing, KEK file unreadable). */
+WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err);
+
+/* worker_pool_free terminates every worker (SIGTERM, then SIGKILL after 2 s), reaps
+ * it, and frees |pool|. Accepts NULL. */
+void worker_pool_free(WORKER_POOL *pool);
+
+/* worker_pool_engine_call sends |req| (its request_id is set by the pool) to a free
+ * engine and waits at most |timeout_ms| for the answer. On success returns 1 and sets
+ * |*out_resp| (free with smime__ipc__engine_response__free_unpacked(r, NULL)); an
+ * Error body in the response is still success at this level. On failure returns 0,
+ * sets |*out_resp| to NULL and fills |err| (UNAVAILABLE when the worker died or timed
+ * out, DEADLINE_EXCEEDED when no engine became free in time). */
+int worker_pool_engine_call(WORKER_POOL *pool, Smime__Ipc__EngineRequest *req,
+                            Smime__Ipc__EngineResponse **out_resp, int timeout_ms,
+                            STATUS *err);
+
+/* worker_pool_keystore_call: the same for the keystore. */
+int worker_pool_keystore_call(WORKER_POOL *pool, Smime__Ipc__KeystoreRequest *req,
+                              Smime__Ipc__KeystoreResponse **out_resp, int timeout_ms,
+                              STATUS *err);
+
+/* worker_pool_stats copies the counters into |out|. */
+void worker_pool_stats(WORKER_POOL *pool, WORKER_POOL_STATS *out);
+
+/* worker_pool_engine_pids writes up to |max| engine pids into |out| and returns how
+ * many (for tests and diagnostics). */
+unsigned worker_pool_engine_pids(WORKER_POOL *pool, int *out, unsigned max);
+
+#endif /* SMIMED_POOL_WORKER_POOL_H */
