@@ -1,0 +1,25 @@
+/* engine_ops.h: the operations of smime-engine, one handler each, in their own file
+ * (engine_hello.c, ...), listed in the dispatch table in engine_main.c. Adding an
+ * operation: a request/response message and a oneof case in protos/smime/ipc/ipc.proto,
+ * a handler file here, its line in kEngineOps, and its file in BUILD. */
+#ifndef SMIMED_ENGINE_ENGINE_OPS_H
+#define SMIMED_ENGINE_ENGINE_OPS_H
+
+#include "service/common/status.h"
+#include "service/ipc/arena.h"
+#include "smime/ipc/ipc.pb-c.h"
+
+/* ENGINE_HANDLER runs one request. It reads its own oneof member of |req| (the loop
+ * has checked the case), and on success sets |resp|'s body_case and body, allocating
+ * everything it points to in |arena| (freed by the loop once the response is sent), and
+ * returns 1. On failure it returns 0 and fills |err|; the loop then answers with an
+ * Error body carrying that code and message, so the message must make sense to the
+ * person who sent the input. A handler frees its own BoringSSL objects. */
+typedef int (*ENGINE_HANDLER)(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                              Smime__Ipc__EngineResponse *resp, STATUS *err);
+
+/* engine_op_hello answers the crypto library's version and the engine's pid. */
+int engine_op_hello(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                    Smime__Ipc__EngineResponse *resp, STATUS *err);
+
+#endif /* SMIMED_ENGINE_ENGINE_OPS_H */

@@ -1,0 +1,263 @@
+/* keystore_main.c: smime-keystore, the worker that holds the key-encryption key (KEK)
+ * and private keys (DESIGN.md section 2; OpenSSH's privsep monitor is the model).
+ * Usage: smime-keystore [--fd N] --kek-file PATH [--expect-check-value HEX]
+ * (fd default 3).
+ *
+ * At start it makes itself undumpable (no core files, no ptrace by same-uid processes)
+ * and loads or creates the KEK (kek.h). With --expect-check-value (the pool passes it
+ * when it restarts a keystore, with the value the first one reported) the file must
+ * exist and hold that same key: a KEK file deleted or replaced while smimed runs must
+ * not silently become a new key. When the KEK cannot be loaded it still answers
+ * the first request, whatever it is, with an Error (FAILED_PRECONDITION, naming the file
+ * and the problem) and exits 1, so that the front can tell the operator why. Otherwise
+ * it serves KeystoreRequests one at a time; any protocol violation exits 1, end of
+ * stream exits 0, and both wipe the KEK first. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "service/common/log.h"
+#include "service/common/status.h"
+#include "service/ipc/arena.h"
+#include "service/ipc/frame.h"
+#include "service/keystore/kek.h"
+#include "service/keystore/keystore_ops.h"
+#include "smime/ipc/ipc.pb-c.h"
+
+/* kKeystoreOps is the dispatch table: one line per request oneof case. */
+static const struct keystore_op {
+  Smime__Ipc__KeystoreRequest__BodyCase body;
+  const char *name;
+  KEYSTORE_HANDLER handler;
+} kKeystoreOps[] = {
+    {SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO, "hello", keystore_op_hello},
+};
+
+/* g_kek is the KEK for on_term, which wipes it when the pool stops us with SIGTERM. */
+static KEK *volatile g_kek = NULL;
+
+static void on_term(int sig) {
+  (void)sig;
+  kek_wipe(g_kek);
+  _exit(0);
+}
+
+static const struct keystore_op *find_op(Smime__Ipc__KeystoreRequest__BodyCase body) {
+  for (size_t i = 0; i < sizeof(kKeystoreOps) / sizeof(kKeystoreOps[0]); i++) {
+    if (kKeystoreOps[i].body == body) {
+      return &kKeystoreOps[i];
+    }
+  }
+  return NULL;
+}
+
+static int parse_fd(const char *s, int *out_fd) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535) {
+    return 0;
+  }
+  *out_fd = (int)v;
+  return 1;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: smime-keystore [--fd N] --kek-file PATH [--expect-check-value HEX]\n"
+          "Serves smimed's keystore requests on the socket N (default 3). PATH holds the\n"
+          "key-encryption key: 32 raw bytes or 64 hex digits, mode 0600 or 0400; it is\n"
+          "created (32 random bytes, mode 0600) when absent, unless a check value is\n"
+          "expected: then it must exist and hold the key with that check value.\n");
+}
+
+/* harden keeps the keys out of core dumps and away from same-uid debuggers. */
+static void harden(void) {
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    log_warn("prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+  }
+  struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) {
+    log_warn("setrlimit(RLIMIT_CORE, 0): %s", strerror(errno));
+  }
+}
+
+static void log_frame_error(const char *what, int rc) {
+  log_error("%s: %s%s%s; exiting", what, frame_error_string(rc),
+            rc == FRAME_IO ? ": " : "", rc == FRAME_IO ? strerror(errno) : "");
+}
+
+static int set_error(ARENA *arena, const STATUS *st, Smime__Ipc__KeystoreResponse *resp) {
+  Smime__Ipc__Error *e = arena_alloc(arena, sizeof(Smime__Ipc__Error));
+  if (e == NULL) {
+    return 0;
+  }
+  smime__ipc__error__init(e);
+  e->code = st->code != STATUS_OK ? (uint32_t)st->code : STATUS_INTERNAL;
+  e->message = arena_strdup(arena, st->message[0] != '\0' ? st->message
+                                                          : "keystore operation failed");
+  if (e->message == NULL) {
+    return 0;
+  }
+  resp->body_case = SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR;
+  resp->error = e;
+  return 1;
+}
+
+/* serve_one reads one request and answers it: with the handler's result, or with
+ * |fatal| (when not NULL: the KEK did not load) whatever was asked. Returns 1 to go
+ * on, 0 at a clean end of stream, -1 on a protocol violation or I/O failure. */
+static int serve_one(int fd, KEYSTORE *ks, const STATUS *fatal) {
+  int ret = -1;
+  ProtobufCMessage *msg = NULL;
+  ARENA *arena = NULL;
+  int rc = frame_read_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_KEYSTORE_REQUEST,
+                              &smime__ipc__keystore_request__descriptor, &msg, -1);
+  if (rc == FRAME_EOF) {
+    ret = 0;
+    goto out;
+  }
+  if (rc != FRAME_OK) {
+    log_frame_error("reading a request", rc);
+    goto out;
+  }
+  Smime__Ipc__KeystoreRequest *req = (Smime__Ipc__KeystoreRequest *)msg;
+  if (req->body_case == SMIME__IPC__KEYSTORE_REQUEST__BODY__NOT_SET) {
+    log_error("request %llu has no body (or one this keystore does not know); exiting",
+              (unsigned long long)req->request_id);
+    goto out;
+  }
+  arena = arena_new();
+  if (arena == NULL) {
+    log_error("out of memory; exiting");
+    goto out;
+  }
+  Smime__Ipc__KeystoreResponse resp = SMIME__IPC__KEYSTORE_RESPONSE__INIT;
+  STATUS st;
+  status_clear(&st);
+  int ok = 0;
+  const struct keystore_op *op = find_op(req->body_case);
+  if (fatal != NULL) {
+    st = *fatal;
+  } else if (op == NULL) {
+    status_set(&st, STATUS_UNIMPLEMENTED, "the keystore has no handler for request body %d",
+               (int)req->body_case);
+  } else {
+    ok = op->handler(ks, arena, req, &resp, &st);
+  }
+  if (!ok) {
+    smime__ipc__keystore_response__init(&resp);
+    if (!set_error(arena, &st, &resp)) {
+      log_error("out of memory; exiting");
+      goto out;
+    }
+  }
+  ERR_clear_error();
+  resp.request_id = req->request_id;
+  rc = frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_KEYSTORE_RESPONSE,
+                           &resp.base, -1);
+  if (rc != FRAME_OK) {
+    log_frame_error("writing a response", rc);
+    goto out;
+  }
+  ret = 1;
+
+out:
+  arena_free(arena);
+  if (msg != NULL) {
+    protobuf_c_message_free_unpacked(msg, NULL);
+  }
+  return ret;
+}
+
+int main(int argc, char **argv) {
+  log_set_program("smime-keystore");
+  harden();
+  int fd = 3;
+  const char *kek_path = NULL;
+  const char *expect = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
+      if (!parse_fd(argv[++i], &fd)) {
+        usage();
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--kek-file") == 0 && i + 1 < argc) {
+      kek_path = argv[++i];
+    } else if (strcmp(argv[i], "--expect-check-value") == 0 && i + 1 < argc) {
+      expect = argv[++i];
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  if (kek_path == NULL || kek_path[0] == '\0') {
+    usage();
+    return 2;
+  }
+  if (fcntl(fd, F_GETFD) < 0) {
+    log_error("fd %d is not open: smime-keystore is started by smimed, with its socket "
+              "as fd %d", fd, fd);
+    return 2;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+  KEYSTORE ks = {.kek = NULL};
+  STATUS kek_err;
+  status_clear(&kek_err);
+  int created = 0;
+  if (expect == NULL) {
+    ks.kek = kek_load_or_create(kek_path, &created, &kek_err);
+  } else {
+    ks.kek = kek_load(kek_path, &kek_err);
+  }
+  char check[KEK_CHECK_VALUE_LEN + 1];
+  if (ks.kek != NULL && expect != NULL &&
+      (!kek_check_value(ks.kek, check) || strcmp(check, expect) != 0)) {
+    status_set(&kek_err, STATUS_FAILED_PRECONDITION,
+               "KEK file %s now holds a different key (check value %s) from the one "
+               "smimed started with (%s); restore the original file",
+               kek_path, check, expect);
+    kek_free(ks.kek);
+    ks.kek = NULL;
+  }
+  if (ks.kek == NULL) {
+    /* main reports the problem to the front, which tells the operator. */
+    log_error("%s", kek_err.message);
+    serve_one(fd, &ks, &kek_err);
+    return 1;
+  }
+  if (created) {
+    log_info("created a new key-encryption key in %s; back it up: without it no stored "
+             "private key can be used", kek_path);
+  }
+  g_kek = ks.kek;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+
+  int rc;
+  while ((rc = serve_one(fd, &ks, NULL)) == 1) {
+  }
+  /* main blocks SIGTERM while it wipes and frees, so on_term never sees a freed key. */
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, NULL);
+  g_kek = NULL;
+  kek_free(ks.kek);
+  return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,30 @@
+/* keystore_ops.h: the operations of smime-keystore, one handler each, in their own
+ * file (keystore_hello.c, ...), listed in the dispatch table in keystore_main.c.
+ * Every handler validates its request completely (key id known, lengths as the
+ * algorithm wants): the keystore trusts nothing it is sent. */
+#ifndef SMIMED_KEYSTORE_KEYSTORE_OPS_H
+#define SMIMED_KEYSTORE_KEYSTORE_OPS_H
+
+#include "service/common/status.h"
+#include "service/ipc/arena.h"
+#include "service/keystore/kek.h"
+#include "smime/ipc/ipc.pb-c.h"
+
+/* KEYSTORE is the keystore's state, shared by the handlers. */
+typedef struct keystore_st {
+  KEK *kek;
+} KEYSTORE;
+
+/* KEYSTORE_HANDLER runs one request, like ENGINE_HANDLER (engine_ops.h): on success it
+ * sets |resp|'s body_case and body (allocated in |arena|, which is wiped when freed)
+ * and returns 1; on failure it returns 0 and fills |err|, sent back as an Error. It
+ * never puts key material in |err|. */
+typedef int (*KEYSTORE_HANDLER)(KEYSTORE *ks, ARENA *arena,
+                                const Smime__Ipc__KeystoreRequest *req,
+                                Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+
+/* keystore_op_hello answers the KEK check value and the keystore's pid. */
+int keystore_op_hello(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
+                      Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+
+#endif /* SMIMED_KEYSTORE_KEYSTORE_OPS_H */
