@@ -15,6 +15,14 @@
 int log_store_insert(PGconn *conn, const Smime__V1__LogEntry *entry, int64_t *out_id,
                      STATUS *err);
 
+/* log_store_append is log_store_insert on a pooled connection of its own, for an
+ * entry that is not part of a larger transaction (SignEncrypt, DecryptVerify, ...).
+ *
+ * Entries are ordered under a lock that a writer holds until its transaction commits
+ * (migrations.c): inside a transaction, write the entry last, just before COMMIT. */
+int log_store_append(DB *db, const Smime__V1__LogEntry *entry, int64_t *out_id,
+                     STATUS *err);
+
 /* log_store_list answers ListLogs: filters ANDed, newest first, page_size default 50 and
  * at most 1000 (more -> INVALID_ARGUMENT), page_token opaque (a bad one ->
  * INVALID_ARGUMENT "page_token is not one this service issued"). |*out| is allocated;

@@ -28,7 +28,12 @@ typedef struct pg_cluster_config_st {
 
 /* pg_cluster_start creates the cluster if needed, starts postgres and waits (up to 60 s)
  * until it accepts connections. Returns NULL and fills |err| (naming the step and
- * pointing at DIR/postgresql.log) on failure. */
+ * pointing at DIR/postgresql.log) on failure.
+ *
+ * It forks, so call it before grpc_init, and from the main thread: the death signal is
+ * tied to the thread that forked, so postgres would shut down when that thread ended.
+ * The postmaster is a child of the daemon: a SIGCHLD handler that reaps every child
+ * (waitpid(-1, ...)) is tolerated (pg_cluster_stop then watches the pid instead). */
 PG_CLUSTER *pg_cluster_start(const PG_CLUSTER_CONFIG *config, STATUS *err);
 
 /* pg_cluster_conninfo is a libpq connection string for the cluster, e.g.
