@@ -68,7 +68,8 @@ class SmimectlTest(unittest.TestCase):
         raw = self.run_ctl("list-logs", "--direction", "admin", "--page-size", "1",
                            "--raw", "next-page-token").stdout
         self.assertEqual(raw, token)
-        nxt = json.loads(self.run_ctl("list-logs", "--page-size", "1", "--page-token", token).stdout)
+        nxt = json.loads(self.run_ctl("list-logs", "--direction", "admin", "--page-size", "1",
+                                      "--page-token", token).stdout)
         self.assertLess(int(nxt["entries"][0]["id"]), int(e["id"]))
         out = json.loads(self.run_ctl("list-logs", "--start-time", "2999-01-01T00:00:00Z").stdout)
         self.assertEqual(out.get("entries", []), [])

@@ -235,26 +235,31 @@ static void handle_call(SERVER *server, SERVER_CALL *sc, const grpc_call_details
     status_set(&st, STATUS_UNIMPLEMENTED, "unknown method %s", method_name);
     goto out;
   }
-  if (m->precheck != NULL && !m->precheck(server->config.app, &info, &st)) {
-    goto out;
-  }
-  if (m->unary == NULL && m->stream == NULL) {
-    status_set(&st, STATUS_UNIMPLEMENTED,
-               "%s is part of the API but not implemented in this version", method_name);
-    goto out;
-  }
   if (m->stream != NULL) {
+    if (m->precheck != NULL && !m->precheck(server->config.app, &info, &st)) {
+      goto out;
+    }
     if (!m->stream(server->config.app, &info, sc, &st)) {
       goto out;
     }
     status_clear(&st);
     goto out;
   }
+  /* Read the request first, so that an oversized or undecodable one is reported as
+   * such whatever the method's state. */
   if (!server_stream_read(sc, m->input, &req, &st)) {
     goto out;
   }
   if (req == NULL) {
     status_set(&st, STATUS_INVALID_ARGUMENT, "the client sent no request message");
+    goto out;
+  }
+  if (m->precheck != NULL && !m->precheck(server->config.app, &info, &st)) {
+    goto out;
+  }
+  if (m->unary == NULL) {
+    status_set(&st, STATUS_UNIMPLEMENTED,
+               "%s is part of the API but not implemented in this version", method_name);
     goto out;
   }
   if (!m->unary(server->config.app, &info, req, &resp, &st)) {
