@@ -39,11 +39,10 @@ int main(void) {
       proto_help_method_comment(h, "smime.v1.SettingsService", "UpdateSettings"),
       "UpdateSettings changes settings and writes an audit log entry saying what "
       "changed."));
-  // UpdateSettingsRequest.enabled is documented on its oneof (enabled_value).
+  // UpdateSettingsRequest.enabled: a field inside a oneof (enabled_value).
   CHECK(comment_is(
       proto_help_field_comment(h, "smime.v1.UpdateSettingsRequest", "enabled"),
-      "enabled turns the integration on or off; left unset, it stays as it is. (A oneof\n"
-      "gives it presence: protoc-c 1.4 does not support proto3 optional.)"));
+      "enabled turns the integration on or off; left unset, it stays as it is."));
 
   // A field's own comment, over two lines.
   CHECK(comment_is(
