@@ -11,6 +11,10 @@
 #include <string.h>
 
 #include "service/db/db_util.h"
+#include "service/db/page_token.h"
+
+/* kLogsTokenDomain keeps ListLogs tokens apart from other listings' tokens. */
+static const char kLogsTokenDomain[] = "smimed ListLogs page token";
 
 /* Limits on stored text. An audit entry must be written whatever a mail contained, so
  * longer values are cut (at a character boundary) rather than refused. */
@@ -157,84 +161,6 @@ int log_store_append(DB *db, const Smime__V1__LogEntry *entry, int64_t *out_id,
   broken = !ok && PQstatus(conn) != CONNECTION_OK;
   db_release(db, conn, broken);
   return ok;
-}
-
-/* Page tokens.
- *
- * A token is "l1" + 16 hex digits of the last id returned + 8 hex digits of a check
- * over that id and the request's (normalized) filters. The check makes garbage, a
- * truncated token, or a token of a differently filtered listing fail cleanly with
- * INVALID_ARGUMENT instead of silently returning the wrong page. It is not a secret:
- * the id in a token reveals nothing a caller of ListLogs cannot see anyway. */
-
-#define TOKEN_PREFIX "l1"
-#define TOKEN_LEN (2 + 16 + 8)
-
-/* fnv1a updates a 32-bit FNV-1a hash with |n| bytes. */
-static uint32_t fnv1a(uint32_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
-static uint32_t token_check(int64_t id, const char *filters) {
-  static const char kDomain[] = "smimed ListLogs page token";
-  uint32_t h = 2166136261u;
-  uint64_t u = (uint64_t)id;
-  unsigned char be[8];
-  for (int i = 0; i < 8; i++) {
-    be[i] = (unsigned char)(u >> (56 - 8 * i));
-  }
-  h = fnv1a(h, kDomain, sizeof(kDomain));
-  h = fnv1a(h, be, sizeof(be));
-  h = fnv1a(h, filters, strlen(filters) + 1);
-  return h;
-}
-
-static char *token_make(int64_t id, const char *filters) {
-  char *out = malloc(TOKEN_LEN + 1);
-  if (out != NULL) {
-    snprintf(out, TOKEN_LEN + 1, TOKEN_PREFIX "%016" PRIx64 "%08" PRIx32, (uint64_t)id,
-             token_check(id, filters));
-  }
-  return out;
-}
-
-/* hex_value parses |n| lowercase hex digits. */
-static int hex_value(const char *s, size_t n, uint64_t *out) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    int d;
-    if (s[i] >= '0' && s[i] <= '9') {
-      d = s[i] - '0';
-    } else if (s[i] >= 'a' && s[i] <= 'f') {
-      d = s[i] - 'a' + 10;
-    } else {
-      return 0;
-    }
-    v = (v << 4) | (uint64_t)d;
-  }
-  *out = v;
-  return 1;
-}
-
-static int token_parse(const char *token, const char *filters, int64_t *out_id,
-                       STATUS *err) {
-  uint64_t id, check;
-  *out_id = 0;
-  if (strlen(token) != TOKEN_LEN || strncmp(token, TOKEN_PREFIX, 2) != 0 ||
-      !hex_value(token + 2, 16, &id) || !hex_value(token + 18, 8, &check) ||
-      id == 0 || id > (uint64_t)INT64_MAX ||
-      (uint32_t)check != token_check((int64_t)id, filters)) {
-    return status_set(err, STATUS_INVALID_ARGUMENT,
-                      "page_token is not one this service issued (or the filters changed "
-                      "since: keep them the same while paging)");
-  }
-  *out_id = (int64_t)id;
-  return 1;
 }
 
 /* Binary result readers. Each checks the length PostgreSQL sent. */
@@ -621,7 +547,7 @@ int log_store_list(DB *db, const Smime__V1__ListLogsRequest *req,
     goto out;
   }
   if (req->page_token != NULL && req->page_token[0] != '\0' &&
-      !token_parse(req->page_token, f.canonical, &after_id, err)) {
+      !page_token_parse(kLogsTokenDomain, req->page_token, f.canonical, &after_id, err)) {
     goto out;
   }
 
@@ -732,7 +658,8 @@ respond:
       }
     }
     if (rows > page_size) {
-      resp->next_page_token = token_make(resp->entries[n - 1]->id, f.canonical);
+      resp->next_page_token =
+          page_token_make(kLogsTokenDomain, resp->entries[n - 1]->id, f.canonical);
       if (resp->next_page_token == NULL) {
         resp->next_page_token = (char *)protobuf_c_empty_string;
         status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
