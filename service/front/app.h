@@ -38,6 +38,20 @@ int rpc_update_settings(void *app, const CALL_INFO *info, const ProtobufCMessage
                         ProtobufCMessage **out_resp, STATUS *err);
 int rpc_list_logs(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
                   ProtobufCMessage **out_resp, STATUS *err);
+int rpc_import_certificates(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                            ProtobufCMessage **out_resp, STATUS *err);
+int rpc_import_private_key(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                           ProtobufCMessage **out_resp, STATUS *err);
+int rpc_list_certificates(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                          ProtobufCMessage **out_resp, STATUS *err);
+int rpc_get_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                        ProtobufCMessage **out_resp, STATUS *err);
+int rpc_export_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                           ProtobufCMessage **out_resp, STATUS *err);
+int rpc_delete_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                           ProtobufCMessage **out_resp, STATUS *err);
+int rpc_delete_private_key(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                           ProtobufCMessage **out_resp, STATUS *err);
 int rpc_health_check(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err);
 int rpc_reflection_info(void *app, const CALL_INFO *info, SERVER_CALL *call, STATUS *err);

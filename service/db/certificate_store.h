@@ -1,0 +1,79 @@
+/* certificate_store.h: CertificateService's storage: certificates as the engine parsed
+ * them, their addresses, and the wrapped private keys the keystore produced. Nothing
+ * here parses a certificate: every field comes from the engine (CertificateInfo). */
+#ifndef SMIMED_DB_CERTIFICATE_STORE_H
+#define SMIMED_DB_CERTIFICATE_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "service/common/status.h"
+#include "service/db/db.h"
+#include "smime/ipc/ipc.pb-c.h"
+#include "smime/v1/certificate.pb-c.h"
+
+/* CERT_SHA256_LEN is the length of a certificate's id, its SHA-256 fingerprint. */
+#define CERT_SHA256_LEN 32
+
+/* certificate_fingerprint_parse reads a SHA-256 fingerprint in hex (colons, spaces and
+ * case ignored) into |out|. INVALID_ARGUMENT naming |field| when it is not one. */
+int certificate_fingerprint_parse(const char *text, const char *field,
+                                  uint8_t out[CERT_SHA256_LEN], STATUS *err);
+
+/* certificate_store_insert stores |info| on |conn| (inside the caller's transaction)
+ * unless a certificate with the same SHA-256 is stored already. Sets |*out_new|. */
+int certificate_store_insert(PGconn *conn, const Smime__Ipc__CertificateInfo *info,
+                             int *out_new, int *out_broken, STATUS *err);
+
+/* certificate_store_attach_key stores |wrapped| as the private key of the certificate
+ * |sha256| (replacing an older one), recording the key-encryption key's check value. */
+int certificate_store_attach_key(PGconn *conn, const ProtobufCBinaryData *sha256,
+                                 const ProtobufCBinaryData *wrapped, const char *kek_check,
+                                 int *out_broken, STATUS *err);
+
+/* certificate_store_ders_by_spki returns the DER of every stored certificate (at most
+ * |max|) whose public key has SHA-256 |spki|, newest first. |*out| is an array of
+ * malloc'd buffers; free with certificate_ders_free. */
+int certificate_store_ders_by_spki(DB *db, const ProtobufCBinaryData *spki, size_t max,
+                                   ProtobufCBinaryData **out, size_t *out_n, STATUS *err);
+
+/* certificate_ders_free frees what certificate_store_ders_by_spki and
+ * certificate_store_export returned. Accepts NULL. */
+void certificate_ders_free(ProtobufCBinaryData *ders, size_t n);
+
+/* certificate_store_get loads one certificate as the API shows it (status computed for
+ * |now|). NOT_FOUND naming the fingerprint when it is not stored. */
+int certificate_store_get(DB *db, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
+                          Smime__V1__Certificate **out, STATUS *err);
+
+/* certificate_store_get_on reads the same on |conn| (e.g. inside a transaction). */
+int certificate_store_get_on(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
+                             Smime__V1__Certificate **out, int *out_broken, STATUS *err);
+
+/* certificate_store_export returns the DER of certificate |sha256| and, with
+ * |with_chain|, of its issuers found in the store, leaf first (at most 10 levels; a
+ * self-signed certificate ends the chain). */
+int certificate_store_export(DB *db, const uint8_t sha256[CERT_SHA256_LEN], int with_chain,
+                             ProtobufCBinaryData **out, size_t *out_n, STATUS *err);
+
+/* certificate_store_list answers ListCertificates: filters ANDed, newest import first,
+ * page_size default 50 and at most 1000, opaque page tokens. */
+int certificate_store_list(DB *db, const Smime__V1__ListCertificatesRequest *req, time_t now,
+                           Smime__V1__ListCertificatesResponse **out, STATUS *err);
+
+/* certificate_store_delete deletes certificate |sha256| and its private key on |conn|,
+ * returning what was deleted in |*out_deleted| and whether it had a key. NOT_FOUND when
+ * it is not stored. */
+int certificate_store_delete(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
+                             Smime__V1__Certificate **out_deleted, int *out_had_key,
+                             int *out_broken, STATUS *err);
+
+/* certificate_store_delete_key deletes the private key of certificate |sha256| on
+ * |conn|. NOT_FOUND when the certificate is not stored or has no private key. */
+int certificate_store_delete_key(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN],
+                                 time_t now, Smime__V1__Certificate **out_cert,
+                                 int *out_broken, STATUS *err);
+
+#endif /* SMIMED_DB_CERTIFICATE_STORE_H */
