@@ -39,6 +39,7 @@ static const struct keystore_op {
   KEYSTORE_HANDLER handler;
 } kKeystoreOps[] = {
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO, "hello", keystore_op_hello},
+    {SMIME__IPC__KEYSTORE_REQUEST__BODY_IMPORT_KEY, "import_key", keystore_op_import_key},
 };
 
 /* g_kek is the KEK for on_term, which wipes it when the pool stops us with SIGTERM. */

@@ -27,4 +27,12 @@ typedef int (*KEYSTORE_HANDLER)(KEYSTORE *ks, ARENA *arena,
 int keystore_op_hello(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
                       Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 
+/* keystore_op_import_key reads a private key file (PEM, DER, PKCS#12), reports the
+ * key's SPKI hash, algorithm and size and the certificates the file carried, and
+ * wraps the key for each request certificate that holds its public key
+ * (keystore_import_key.c). */
+int keystore_op_import_key(KEYSTORE *ks, ARENA *arena,
+                           const Smime__Ipc__KeystoreRequest *req,
+                           Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+
 #endif /* SMIMED_KEYSTORE_KEYSTORE_OPS_H */

@@ -156,7 +156,7 @@ openssl pkcs12 -export -nocerts -inkey alice.key -passout pass:secret -out alice
 openssl pkcs12 -export -in dsa.pem -inkey dsa.key -passout pass:secret -out dsa.p12
 openssl pkey -in alice.key -traditional -out alice.pkcs1.pem 2>/dev/null ||
   openssl rsa -in alice.key -traditional -out alice.pkcs1.pem 2>/dev/null
-openssl pkey -in alice.key -outform DER -out alice.pkcs8.der
+openssl pkcs8 -topk8 -nocrypt -in alice.key -outform DER -out alice.pkcs8.der
 openssl pkcs8 -topk8 -in alice.key -v2 aes-256-cbc -passout pass:secret -out alice.enc.pem
 openssl pkcs8 -topk8 -in alice.key -v2 aes-256-cbc -passout pass:secret -outform DER -out alice.enc.der
 openssl ec -in dave.key -out dave.sec1.pem 2>/dev/null
