@@ -29,6 +29,8 @@ static const struct engine_op {
   ENGINE_HANDLER handler;
 } kEngineOps[] = {
     {SMIME__IPC__ENGINE_REQUEST__BODY_HELLO, "hello", engine_op_hello},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_PARSE_CERTIFICATES, "parse_certificates",
+     engine_op_parse_certificates},
 };
 
 static const struct engine_op *find_op(Smime__Ipc__EngineRequest__BodyCase body) {

@@ -22,4 +22,10 @@ typedef int (*ENGINE_HANDLER)(ARENA *arena, const Smime__Ipc__EngineRequest *req
 int engine_op_hello(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                     Smime__Ipc__EngineResponse *resp, STATUS *err);
 
+/* engine_op_parse_certificates reads the certificates of an uploaded file (PEM, DER,
+ * PKCS#7; a PKCS#12 is only recognised) or of a list of DER certificates
+ * (engine_parse_certificates.c). */
+int engine_op_parse_certificates(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                                 Smime__Ipc__EngineResponse *resp, STATUS *err);
+
 #endif /* SMIMED_ENGINE_ENGINE_OPS_H */
