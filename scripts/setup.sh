@@ -10,7 +10,7 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev
   android-libboringssl-dev
   libpq-dev postgresql-15
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-cryptography
   openssl
 )
 
