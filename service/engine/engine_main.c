@@ -31,6 +31,15 @@ static const struct engine_op {
     {SMIME__IPC__ENGINE_REQUEST__BODY_HELLO, "hello", engine_op_hello},
     {SMIME__IPC__ENGINE_REQUEST__BODY_PARSE_CERTIFICATES, "parse_certificates",
      engine_op_parse_certificates},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_ANALYZE_MESSAGE, "analyze_message", engine_op_analyze_message},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_PREPARE, "sign_prepare", engine_op_sign_prepare},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_FINISH, "sign_finish", engine_op_sign_finish},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_ENCRYPT, "encrypt", engine_op_encrypt},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_OPEN_LAYER, "open_layer", engine_op_open_layer},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_VERIFY_LAYER, "verify_layer", engine_op_verify_layer},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_DECRYPT_LAYER, "decrypt_layer", engine_op_decrypt_layer},
+    {SMIME__IPC__ENGINE_REQUEST__BODY_ASSEMBLE_OPENED, "assemble_opened",
+     engine_op_assemble_opened},
 };
 
 static const struct engine_op *find_op(Smime__Ipc__EngineRequest__BodyCase body) {

@@ -28,4 +28,22 @@ int engine_op_hello(ARENA *arena, const Smime__Ipc__EngineRequest *req,
 int engine_op_parse_certificates(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                                  Smime__Ipc__EngineResponse *resp, STATUS *err);
 
+/* Outgoing mail (engine_outgoing*.c) and incoming mail (engine_incoming*.c). */
+int engine_op_analyze_message(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                              Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                           Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                          Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                      Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                         Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                           Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_decrypt_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                            Smime__Ipc__EngineResponse *resp, STATUS *err);
+int engine_op_assemble_opened(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                              Smime__Ipc__EngineResponse *resp, STATUS *err);
+
 #endif /* SMIMED_ENGINE_ENGINE_OPS_H */

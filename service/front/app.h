@@ -52,6 +52,14 @@ int rpc_delete_certificate(void *app, const CALL_INFO *info, const ProtobufCMess
                            ProtobufCMessage **out_resp, STATUS *err);
 int rpc_delete_private_key(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
                            ProtobufCMessage **out_resp, STATUS *err);
+int rpc_get_security_options(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                             ProtobufCMessage **out_resp, STATUS *err);
+int rpc_sign_encrypt(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                     ProtobufCMessage **out_resp, STATUS *err);
+int rpc_decrypt_verify(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                       ProtobufCMessage **out_resp, STATUS *err);
+int rpc_list_retryable(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+                       ProtobufCMessage **out_resp, STATUS *err);
 int rpc_health_check(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err);
 int rpc_reflection_info(void *app, const CALL_INFO *info, SERVER_CALL *call, STATUS *err);

@@ -40,6 +40,8 @@ static const struct keystore_op {
 } kKeystoreOps[] = {
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO, "hello", keystore_op_hello},
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_IMPORT_KEY, "import_key", keystore_op_import_key},
+    {SMIME__IPC__KEYSTORE_REQUEST__BODY_SIGN, "sign", keystore_op_sign},
+    {SMIME__IPC__KEYSTORE_REQUEST__BODY_UNWRAP_CEK, "unwrap_cek", keystore_op_unwrap_cek},
 };
 
 /* g_kek is the KEK for on_term, which wipes it when the pool stops us with SIGTERM. */

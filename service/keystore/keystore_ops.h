@@ -35,4 +35,10 @@ int keystore_op_import_key(KEYSTORE *ks, ARENA *arena,
                            const Smime__Ipc__KeystoreRequest *req,
                            Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 
+/* keystore_op_sign (keystore_sign.c) and keystore_op_unwrap_cek (keystore_unwrap_cek.c). */
+int keystore_op_sign(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
+                     Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+int keystore_op_unwrap_cek(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
+                           Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+
 #endif /* SMIMED_KEYSTORE_KEYSTORE_OPS_H */
