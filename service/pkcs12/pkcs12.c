@@ -661,8 +661,10 @@ int p12_parse(const uint8_t *in, size_t in_len, const char *password, size_t pas
     goto err;
   }
   if (version != 3) {
-    rc = p12_fail(err, P12_ERR_UNSUPPORTED,
-                  "PKCS#12 version %llu is not supported (only 3)",
+    /* Only version 3 was ever defined; other structures of this shape (a PKCS#8 key:
+     * version 0, then an AlgorithmIdentifier) are simply not PKCS#12. */
+    rc = p12_fail(err, P12_ERR_MALFORMED,
+                  "not a PKCS#12 file (version %llu; PKCS#12 files are version 3)",
                   (unsigned long long)version);
     goto err;
   }
