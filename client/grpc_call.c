@@ -45,46 +45,8 @@ static void quiet_log(gpr_log_func_args *args) {
 }
 
 /* status_set fills |err| and returns 0. */
-static int status_set(RPC_STATUS *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int status_set(RPC_STATUS *err, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  err->code = code;
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
-  va_end(ap);
-  return 0;
-}
-
-const char *rpc_status_name(int code) {
-  static const char *const names[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0])) {
-    return "UNKNOWN";
-  }
-  return names[code];
-}
-
 /* read_pem reads a whole PEM file as a NUL-terminated string (caller frees). */
-static char *read_pem(const char *what, const char *path, RPC_STATUS *err) {
+static char *read_pem(const char *what, const char *path, STATUS *err) {
   char *data = NULL;
   size_t len = 0, cap = 0;
   FILE *fp = fopen(path, "rb");
@@ -125,7 +87,7 @@ err:
 }
 
 /* tls_credentials makes SSL channel credentials from the files in |tls|. */
-static grpc_channel_credentials *tls_credentials(const RPC_TLS *tls, RPC_STATUS *err) {
+static grpc_channel_credentials *tls_credentials(const RPC_TLS *tls, STATUS *err) {
   grpc_channel_credentials *creds = NULL;
   char *ca = NULL, *cert = NULL, *key = NULL;
   if (tls->ca_file != NULL && (ca = read_pem("CA file", tls->ca_file, err)) == NULL) {
@@ -156,7 +118,7 @@ out:
   return creds;
 }
 
-RPC_CHANNEL *rpc_channel_new(const char *target, const RPC_TLS *tls, RPC_STATUS *err) {
+RPC_CHANNEL *rpc_channel_new(const char *target, const RPC_TLS *tls, STATUS *err) {
   RPC_CHANNEL *ch = NULL;
   grpc_channel_credentials *creds = NULL;
   int use_tls = tls != NULL && (tls->cert_file != NULL || tls->key_file != NULL ||
@@ -267,7 +229,7 @@ static gpr_timespec deadline_after(double seconds) {
 
 int rpc_call_unary(RPC_CHANNEL *ch, const char *method, const ProtobufCMessage *req,
                    const ProtobufCMessageDescriptor *resp_desc, double deadline_seconds,
-                   ProtobufCMessage **out_resp, RPC_STATUS *err) {
+                   ProtobufCMessage **out_resp, STATUS *err) {
   int ok = 0;
   grpc_completion_queue *cq = NULL;
   grpc_call *call = NULL;

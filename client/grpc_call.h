@@ -5,17 +5,12 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "service/common/status.h"
+
 /* GRPC_CALL_MAX_RECEIVE is the largest response accepted: 64 MiB, enough for any
  * message the service returns (mail with attachments, certificate lists). */
 #define GRPC_CALL_MAX_RECEIVE (64 * 1024 * 1024)
 
-/* RPC_STATUS is how a call ended: a grpc_status_code and the server's message (or ours,
- * for failures on this side, which use the code a server would: UNAVAILABLE when
- * nothing answers, INTERNAL when the response does not parse). */
-typedef struct rpc_status_st {
-  int code;
-  char message[2048];
-} RPC_STATUS;
 
 /* RPC_TLS names the PEM files for TLS. All NULL: an insecure channel, which is what a
  * unix: socket or loopback address needs. ca_file alone: server authentication only.
@@ -36,7 +31,7 @@ typedef struct rpc_channel_st RPC_CHANNEL;
  * and fills |err| (INVALID_ARGUMENT) if a TLS file cannot be read, the credentials are
  * refused or gRPC cannot use the target. gRPC's own log lines are kept off stderr
  * unless GRPC_VERBOSITY is set. */
-RPC_CHANNEL *rpc_channel_new(const char *target, const RPC_TLS *tls, RPC_STATUS *err);
+RPC_CHANNEL *rpc_channel_new(const char *target, const RPC_TLS *tls, STATUS *err);
 
 /* rpc_channel_free closes |ch| and shuts gRPC down; NULL is fine. */
 void rpc_channel_free(RPC_CHANNEL *ch);
@@ -47,9 +42,7 @@ void rpc_channel_free(RPC_CHANNEL *ch);
  * protobuf_c_message_free_unpacked(m, NULL)). Otherwise returns 0 and fills |err|. */
 int rpc_call_unary(RPC_CHANNEL *ch, const char *method, const ProtobufCMessage *req,
                    const ProtobufCMessageDescriptor *resp_desc, double deadline_seconds,
-                   ProtobufCMessage **out_resp, RPC_STATUS *err);
+                   ProtobufCMessage **out_resp, STATUS *err);
 
-/* rpc_status_name returns the name of a gRPC status code ("FAILED_PRECONDITION"). */
-const char *rpc_status_name(int code);
 
 #endif /* SMIMED_CLIENT_GRPC_CALL_H */

@@ -235,7 +235,7 @@ static int run_command(const COMMAND *cmd, int argc, char **argv, OPTIONS *opt) 
     addr = SMIMECTL_DEFAULT_ADDR;
   }
 
-  RPC_STATUS status;
+  STATUS status;
   ch = rpc_channel_new(addr, &opt->tls, &status);
   if (ch == NULL) {
     ret = usage_error(cmd->name, "%s", status.message);
@@ -243,7 +243,7 @@ static int run_command(const COMMAND *cmd, int argc, char **argv, OPTIONS *opt) 
   }
   if (!rpc_call_unary(ch, cmd->path, req, cmd->method->output, opt->deadline, &resp,
                       &status)) {
-    fprintf(stderr, "error: %s: %s\n", rpc_status_name(status.code), status.message);
+    fprintf(stderr, "error: %s: %s\n", status_code_name(status.code), status.message);
     ret = EXIT_FAILED;
     goto out;
   }

@@ -30,7 +30,7 @@ enum {
  * return 0 (or NULL); they leave it alone on success. */
 typedef struct status_st {
   int code;
-  char message[512];
+  char message[1024];
 } STATUS;
 
 /* status_set sets |err| (if not NULL) to |code| and a printf-style message. Returns 0,
