@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "client/testdata/types.pb-c.h"
 #include "smime/v1/certificate.pb-c.h"
 #include "smime/v1/log.pb-c.h"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "protos/descriptor_set.h"
 #include "smime/v1/certificate.pb-c.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "client/testdata/types.pb-c.h"
 #include "smime/v1/log.pb-c.h"
 #include "smime/v1/message.pb-c.h"

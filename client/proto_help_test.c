@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "protos/descriptor_set.h"
 
 /* comment_is checks |got| (freed here) against |want|; NULL wants no comment. */

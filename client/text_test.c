@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 
 static int wrapped_is(const char *text, size_t col, size_t indent, size_t width,
                       const char *want) {

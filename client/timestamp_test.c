@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
 static int parses_to(const char *text, int64_t seconds, int32_t nanos) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/check.h"
+#include "tests/ctest/check.h"
 #include "client/cli_args.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "protos/descriptor_set.h"

@@ -11,14 +11,7 @@
 
 #include <openssl/evp.h>
 
-/* CHECK fails the test with file:line and the expression when |x| is false. */
-#define CHECK(x)                                                              \
-  do {                                                                        \
-    if (!(x)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x);   \
-      exit(1);                                                                \
-    }                                                                         \
-  } while (0)
+#include "tests/ctest/check.h"
 
 /* test_workdir returns a fresh private directory for this test run (under
  * TEST_TMPDIR), created on the first call. */

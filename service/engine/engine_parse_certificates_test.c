@@ -14,14 +14,8 @@
 
 #include "service/ipc/frame.h"
 #include "smime/ipc/ipc.pb-c.h"
+#include "tests/ctest/check.h"
 
-#define CHECK(x)                                                            \
-  do {                                                                      \
-    if (!(x)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
 
 extern char **environ;
 

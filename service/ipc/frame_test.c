@@ -13,14 +13,8 @@
 #include <unistd.h>
 
 #include "smime/ipc/ipc.pb-c.h"
+#include "tests/ctest/check.h"
 
-#define CHECK(x)                                                       \
-  do {                                                                 \
-    if (!(x)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                         \
-    }                                                                  \
-  } while (0)
 
 static void make_pair(int sv[2]) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);

@@ -1,6 +1,7 @@
 /* kek_test: kek.c on real files in a temporary directory: creation, reload, both file
  * forms, and the files it must refuse. */
 #include "service/keystore/kek.h"
+#include "tests/ctest/check.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,13 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECK(x)                                                       \
-  do {                                                                 \
-    if (!(x)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                         \
-    }                                                                  \
-  } while (0)
 
 /* kKnownCheck is the check value of the key 00 01 .. 1f, computed independently:
  * python3 -c 'import hmac,hashlib;print(hmac.new(bytes(range(32)),

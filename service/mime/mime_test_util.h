@@ -8,25 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* CHECK fails the test, naming the file, line and expression, when |x| is false. */
-#define CHECK(x)                                                              \
-  do {                                                                        \
-    if (!(x)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x);   \
-      exit(1);                                                                \
-    }                                                                         \
-  } while (0)
+#include "tests/ctest/check.h"
 
-/* CHECK_MSG is CHECK with a printf-style explanation. */
-#define CHECK_MSG(x, ...)                                                     \
-  do {                                                                        \
-    if (!(x)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #x);   \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fprintf(stderr, "\n");                                                  \
-      exit(1);                                                                \
-    }                                                                         \
-  } while (0)
 
 /* test_read_file reads |path| into a malloc'd buffer (NUL-terminated); NULL if it
  * cannot. */

@@ -8,14 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* CHECK stops the test with file:line and the expression when |x| is false. */
-#define CHECK(x)                                                            \
-  do {                                                                      \
-    if (!(x)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
+#include "tests/ctest/check.h"
 
 /* tu_read_file returns the contents of |path| (free with free()); exits on error. */
 uint8_t *tu_read_file(const char *path, size_t *out_len);

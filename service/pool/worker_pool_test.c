@@ -2,6 +2,7 @@
  * (paths in argv[1], argv[2]): start, concurrent calls, crashes and hangs of each kind
  * of worker, a bad KEK file, a missing binary, and that free leaves no process. */
 #include "service/pool/worker_pool.h"
+#include "tests/ctest/check.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,13 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(x)                                                       \
-  do {                                                                 \
-    if (!(x)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                         \
-    }                                                                  \
-  } while (0)
 
 static const char *g_engine;
 static const char *g_keystore;

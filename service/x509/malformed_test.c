@@ -21,14 +21,8 @@
 #include "service/common/status.h"
 #include "service/x509/cert_info.h"
 #include "service/x509/containers.h"
+#include "tests/ctest/check.h"
 
-#define CHECK(x)                                                            \
-  do {                                                                      \
-    if (!(x)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
 
 /* read_file reads all of |path|. */
 static uint8_t *read_file(const char *path, size_t *out_len) {

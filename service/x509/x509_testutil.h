@@ -8,14 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* CHECK fails the test, naming the file, line and expression, when |x| is false. */
-#define CHECK(x)                                                            \
-  do {                                                                      \
-    if (!(x)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #x); \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
+#include "tests/ctest/check.h"
 
 /* testutil_make_pki runs |script| (tests/pki/make_pki.sh) into a new directory under
  * $TEST_TMPDIR (or /tmp) and returns that directory (malloc'ed). Exits on failure. */
