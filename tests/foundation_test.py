@@ -97,12 +97,15 @@ class FoundationTest(unittest.TestCase):
         self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("page_token", details)
 
-    def test_05_unimplemented_rpcs_say_so_when_enabled(self):
-        enable(self.d)
-        code, details = code_of(lambda: self.d.call("smime.v1.MessageService/SignEncrypt",
-                                                    message=b"From: a@b\r\n\r\nhi", sign=True))
+    def test_05_health_watch_is_unimplemented(self):
+        # The health protocol lets a server answer Watch with UNIMPLEMENTED; clients
+        # (Kubernetes, grpcurl) then use Check.
+        path, req, resp = fx.protos().method("grpc.health.v1.Health/Watch")
+        stub = self.d.channel.unary_stream(path, request_serializer=req.SerializeToString,
+                                           response_deserializer=resp.FromString)
+        code, details = code_of(lambda: list(stub(req(), timeout=10)))
         self.assertEqual(code, grpc.StatusCode.UNIMPLEMENTED)
-        self.assertIn("SignEncrypt", details)
+        self.assertIn("Watch", details)
 
     def test_06_health_check(self):
         path, req, resp = fx.protos().method("grpc.health.v1.Health/Check")
@@ -218,6 +221,35 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(d.stop(signal.SIGINT), 0)
         finally:
             d.cleanup()
+
+    def test_database_url_shares_one_database(self):
+        """A second daemon on --database-url (the first one's PostgreSQL) and the same
+        key file sees what the first wrote, and writes what the first then reads."""
+        a = fx.Daemon().start()
+        b = None
+        try:
+            url = "host=%s port=5432 dbname=smimed user=smimed" % a.data_dir
+            b = fx.Daemon(database_url=url, kek_file=os.path.join(a.data_dir, "kek.key"))
+            b.start()
+            fx.enable(a)
+            self.assertTrue(b.call(SETTINGS + "GetSettings").settings.enabled)
+            G = fx.protos().message("smime.v1.GroupDefaults")
+            b.call(SETTINGS + "UpdateSettings", group_defaults=[G(group="ops", default_sign=True)])
+            self.assertEqual([g.group for g in a.call(SETTINGS + "GetSettings").settings.group_defaults],
+                             ["ops"])
+            self.assertEqual(a.call(SETTINGS + "GetSettings").status.kek_check_value,
+                             b.call(SETTINGS + "GetSettings").status.kek_check_value)
+            self.assertEqual(b.stop(), 0)
+            # Another key-encryption key on the same database is refused at start.
+            other = fx.Daemon(database_url=url, kek_file=os.path.join(b.data_dir, "other.key"))
+            with self.assertRaises(AssertionError) as ctx:
+                other.start(timeout=30)
+            self.assertIn("key-encryption key", str(ctx.exception))
+            other.cleanup()
+        finally:
+            if b is not None:
+                b.cleanup()
+            a.cleanup()
 
     def test_second_daemon_on_same_dir_is_refused(self):
         d = fx.Daemon().start()

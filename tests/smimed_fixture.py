@@ -89,7 +89,11 @@ class Daemon:
     the system user smimed, which cannot enter /root.
     """
 
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), database_url=None, kek_file=None):
+        """With database_url (and kek_file), the daemon uses that PostgreSQL and key
+        file instead of its embedded default; data_dir then only holds its socket."""
+        self.database_url = database_url
+        self.kek_file = kek_file
         self.own_dir = data_dir is None
         if data_dir is None:
             data_dir = tempfile.mkdtemp(prefix="smimed-test.", dir="/tmp")
@@ -111,9 +115,14 @@ class Daemon:
 
     def start(self, timeout=90):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [runfile("service/smimed"), "--data-dir", self.data_dir] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        if self.database_url is not None:
+            os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+            where = ["--database-url", self.database_url, "--kek-file", self.kek_file,
+                     "--socket", self.socket]
+        else:
+            where = ["--data-dir", self.data_dir]
+        self.proc = subprocess.Popen([runfile("service/smimed")] + where + self.extra_args,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
