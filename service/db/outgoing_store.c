@@ -1,2 +1,281 @@
-/* outgoing_store.c: see outgoing_store.h. */
+/* outgoing_store.c: see outgoing_store.h.
+ *
+ * Candidates are read in binary format (fingerprint and DER as bytes) and judged here
+ * rather than in SQL, so that when none is usable the reason can name what is wrong
+ * with the best of them. */
 #include "service/db/outgoing_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* MAX_CANDIDATES bounds the certificates looked at per address (renewals: a few). */
+#define MAX_CANDIDATES 100
+
+/* kCandidateColumns is what judge() reads, in this order, from "certificates c". */
+#define CANDIDATE_COLUMNS                                                               \
+  "c.sha256, c.der, c.status, extract(epoch FROM c.not_before)::bigint, "             \
+  "extract(epoch FROM c.not_after)::bigint, c.can_sign, c.can_encrypt, "             \
+  "EXISTS (SELECT 1 FROM private_keys k WHERE k.certificate_id = c.id), c.status_reason"
+
+/* P_* are the faults a candidate can have. */
+enum {
+  P_NOT_SMIME = 1 << 0,
+  P_USAGE = 1 << 1,
+  P_NO_KEY = 1 << 2,
+  P_NOT_YET = 1 << 3,
+  P_EXPIRED = 1 << 4,
+};
+#define P_TIME (P_NOT_YET | P_EXPIRED)
+
+static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
+
+void outgoing_choice_cleanup(OUTGOING_CHOICE *c) {
+  if (c->cert != NULL) {
+    smime__v1__certificate__free_unpacked(c->cert, NULL);
+  }
+  free(c->der.data);
+  memset(c, 0, sizeof(*c));
+}
+
+/* get_be reads a big-endian integer of a binary-format column. */
+static int64_t get_be(const PGresult *res, int row, int col) {
+  const uint8_t *p = (const uint8_t *)PQgetvalue(res, row, col);
+  int len = PQgetlength(res, row, col);
+  uint64_t v = 0;
+  for (int i = 0; i < len && i < 8; i++) {
+    v = v << 8 | p[i];
+  }
+  if (len == 4) {
+    return (int32_t)(uint32_t)v;
+  }
+  return (int64_t)v;
+}
+
+static int get_bool(const PGresult *res, int row, int col) {
+  return PQgetlength(res, row, col) == 1 && PQgetvalue(res, row, col)[0] != 0;
+}
+
+/* format_time writes |t| as "2021-01-01T00:00:00Z". */
+static void format_time(int64_t t, char *out, size_t out_len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (gmtime_r(&tt, &tm) == NULL) {
+    snprintf(out, out_len, "%" PRId64, t);
+    return;
+  }
+  strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* faults_of judges row |row| of a candidate result for |purpose| at |now|. */
+static int faults_of(const PGresult *res, int row, int purpose, time_t now) {
+  int f = 0;
+  if (get_be(res, row, 2) != SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_VALID) {
+    f |= P_NOT_SMIME;
+  }
+  if ((purpose == OUTGOING_PURPOSE_SIGN && !get_bool(res, row, 5)) ||
+      (purpose == OUTGOING_PURPOSE_ENCRYPT && !get_bool(res, row, 6))) {
+    f |= P_USAGE;
+  }
+  if (purpose == OUTGOING_PURPOSE_SIGN && !get_bool(res, row, 7)) {
+    f |= P_NO_KEY;
+  }
+  if ((int64_t)now < get_be(res, row, 3)) {
+    f |= P_NOT_YET;
+  }
+  if ((int64_t)now >= get_be(res, row, 4)) {
+    f |= P_EXPIRED;
+  }
+  return f;
+}
+
+/* first_with returns the first row whose faults are all within |allowed| (and that
+ * has at least one of |needed|, unless |needed| is 0), or -1. */
+static int first_with(const int *faults, int rows, int allowed, int needed) {
+  for (int i = 0; i < rows; i++) {
+    if ((faults[i] & ~allowed) == 0 && (needed == 0 || (faults[i] & needed) != 0)) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* take_row loads row |row| as |out|'s certificate. */
+static int take_row(PGconn *conn, const PGresult *res, int row, time_t now, OUTGOING_CHOICE *out,
+                    int *broken, STATUS *err) {
+  size_t len = (size_t)PQgetlength(res, row, 1);
+  if (PQgetlength(res, row, 0) != CERT_SHA256_LEN) {
+    return status_set(err, STATUS_INTERNAL, "a stored certificate has a bad fingerprint");
+  }
+  memcpy(out->sha256, PQgetvalue(res, row, 0), CERT_SHA256_LEN);
+  out->der.data = malloc(len > 0 ? len : 1);
+  if (out->der.data == NULL) {
+    return oom(err);
+  }
+  memcpy(out->der.data, PQgetvalue(res, row, 1), len);
+  out->der.len = len;
+  return certificate_store_get_on(conn, out->sha256, now, &out->cert, broken, err);
+}
+
+/* judge picks the usable row of |res| into |out|, or writes the reason why none is. */
+static int judge(PGconn *conn, const PGresult *res, const char *address, int purpose,
+                 int allow_expired, time_t now, OUTGOING_CHOICE *out, int *broken,
+                 STATUS *err) {
+  int rows = PQntuples(res);
+  int faults[MAX_CANDIDATES];
+  char when[40];
+  const char *use = purpose == OUTGOING_PURPOSE_SIGN ? "signing" : "encryption";
+  if (rows > MAX_CANDIDATES) {
+    rows = MAX_CANDIDATES;
+  }
+  if (rows == 0) {
+    snprintf(out->reason, sizeof(out->reason), "no certificate for %s", address);
+    return 1;
+  }
+  for (int i = 0; i < rows; i++) {
+    faults[i] = faults_of(res, i, purpose, now);
+  }
+  int i = first_with(faults, rows, 0, 0);
+  if (i < 0 && allow_expired) {
+    i = first_with(faults, rows, P_EXPIRED, 0);
+    out->expired_used = i >= 0;
+  }
+  if (i >= 0) {
+    return take_row(conn, res, i, now, out, broken, err);
+  }
+  /* judge explains the most fixable fault: a matter of time first, then the missing
+   * key, then a certificate unfit for S/MIME, then the wrong key usage. */
+  if ((i = first_with(faults, rows, P_TIME, 0)) >= 0) {
+    if ((faults[i] & P_EXPIRED) != 0) {
+      format_time(get_be(res, i, 4), when, sizeof(when));
+      snprintf(out->reason, sizeof(out->reason), "certificate for %s expired on %s", address,
+               when);
+    } else {
+      format_time(get_be(res, i, 3), when, sizeof(when));
+      snprintf(out->reason, sizeof(out->reason), "certificate for %s is not valid before %s",
+               address, when);
+    }
+  } else if ((i = first_with(faults, rows, P_TIME | P_NO_KEY, P_NO_KEY)) >= 0) {
+    snprintf(out->reason, sizeof(out->reason),
+             "no private key for the signing certificate of %s", address);
+  } else if ((i = first_with(faults, rows, P_TIME | P_NO_KEY | P_NOT_SMIME, P_NOT_SMIME)) >= 0) {
+    snprintf(out->reason, sizeof(out->reason), "certificate for %s is not for S/MIME: %s",
+             address, PQgetvalue(res, i, 8));
+  } else {
+    snprintf(out->reason, sizeof(out->reason),
+             "certificate for %s does not allow %s (key usage)", address, use);
+  }
+  return 1;
+}
+
+/* run_choice runs |sql| with |params| on a pooled connection and judges the result. */
+static int run_choice(DB *db, const char *sql, int n_params, const char *const *params,
+                      const int *lengths, const int *formats, const char *address, int purpose,
+                      int allow_expired, time_t now, OUTGOING_CHOICE *out, STATUS *err) {
+  int broken = 0, ok = 0;
+  PGresult *res = NULL;
+  PGconn *conn = db_acquire(db, err);
+  if (conn == NULL) {
+    return 0;
+  }
+  res = PQexecParams(conn, sql, n_params, NULL, params, lengths, formats, 1);
+  if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    db_result_status(conn, res, "choosing a certificate", &broken, err);
+    goto out;
+  }
+  ok = judge(conn, res, address, purpose, allow_expired, now, out, &broken, err);
+
+out:
+  PQclear(res);
+  db_release(db, conn, broken);
+  if (!ok) {
+    outgoing_choice_cleanup(out);
+  }
+  return ok;
+}
+
+int outgoing_store_choose(DB *db, const char *address, int purpose, int allow_expired,
+                          time_t now, OUTGOING_CHOICE *out, STATUS *err) {
+  memset(out, 0, sizeof(*out));
+  const char *params[1] = {address};
+  int lengths[1] = {0};
+  int formats[1] = {0};
+  return run_choice(db,
+                    "SELECT " CANDIDATE_COLUMNS " FROM certificates c "
+                    "JOIN certificate_emails e ON e.certificate_id = c.id "
+                    "WHERE e.email = $1 AND NOT c.is_ca "
+                    "ORDER BY c.not_before DESC, c.id DESC LIMIT 100",
+                    1, params, lengths, formats, address, purpose, allow_expired, now, out,
+                    err);
+}
+
+int outgoing_store_choose_signer(DB *db, const uint8_t sha256[CERT_SHA256_LEN],
+                                 const char *address, int allow_expired, time_t now,
+                                 OUTGOING_CHOICE *out, STATUS *err) {
+  char hex[2 * CERT_SHA256_LEN + 1];
+  memset(out, 0, sizeof(*out));
+  for (int i = 0; i < CERT_SHA256_LEN; i++) {
+    snprintf(hex + 2 * i, 3, "%02x", sha256[i]);
+  }
+  const char *params[2] = {(const char *)sha256, address};
+  int lengths[2] = {CERT_SHA256_LEN, 0};
+  int formats[2] = {1, 0};
+  if (!run_choice(db,
+                  "SELECT " CANDIDATE_COLUMNS " FROM certificates c "
+                  "WHERE c.sha256 = $1 AND NOT c.is_ca AND EXISTS (SELECT 1 FROM "
+                  "certificate_emails e WHERE e.certificate_id = c.id AND e.email = $2)",
+                  2, params, lengths, formats, address, OUTGOING_PURPOSE_SIGN, allow_expired,
+                  now, out, err)) {
+    return 0;
+  }
+  if (out->cert == NULL && strncmp(out->reason, "no certificate for", 18) == 0) {
+    snprintf(out->reason, sizeof(out->reason),
+             "certificate %s (signer_sha256_fingerprint) is not stored, is a CA, or is not "
+             "for %s",
+             hex, address);
+  }
+  return 1;
+}
+
+int outgoing_store_wrapped_key(DB *db, const uint8_t sha256[CERT_SHA256_LEN],
+                               ProtobufCBinaryData *out, STATUS *err) {
+  int broken = 0, ok = 0;
+  PGresult *res = NULL;
+  out->data = NULL;
+  out->len = 0;
+  PGconn *conn = db_acquire(db, err);
+  if (conn == NULL) {
+    return 0;
+  }
+  const char *params[1] = {(const char *)sha256};
+  int lengths[1] = {CERT_SHA256_LEN};
+  int formats[1] = {1};
+  res = PQexecParams(conn,
+                     "SELECT k.wrapped FROM private_keys k JOIN certificates c "
+                     "ON c.id = k.certificate_id WHERE c.sha256 = $1",
+                     1, NULL, params, lengths, formats, 1);
+  if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    db_result_status(conn, res, "reading a private key", &broken, err);
+    goto out;
+  }
+  if (PQntuples(res) == 0) {
+    status_set(err, STATUS_FAILED_PRECONDITION,
+               "the signing certificate's private key was deleted meanwhile");
+    goto out;
+  }
+  size_t len = (size_t)PQgetlength(res, 0, 0);
+  out->data = malloc(len > 0 ? len : 1);
+  if (out->data == NULL) {
+    oom(err);
+    goto out;
+  }
+  memcpy(out->data, PQgetvalue(res, 0, 0), len);
+  out->len = len;
+  ok = 1;
+
+out:
+  PQclear(res);
+  db_release(db, conn, broken);
+  return ok;
+}

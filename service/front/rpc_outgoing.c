@@ -1,20 +1,789 @@
-/* rpc_outgoing.c: MessageService.GetSecurityOptions and SignEncrypt (outgoing mail). */
-#include "service/front/app.h"
+/* rpc_outgoing.c: MessageService.GetSecurityOptions and SignEncrypt (outgoing mail).
+ *
+ * SignEncrypt: the front parses nothing (DESIGN.md section 2). An engine reads the
+ * message's addresses (analyze_message); the front chooses the certificates
+ * (outgoing_store.h) and names every address that has none usable; then an engine
+ * prepares the signature (sign_prepare), the keystore signs the digest with the
+ * wrapped key (sign), and an engine assembles the signed and, if asked, encrypted
+ * message (sign_finish), or only encrypts it (encrypt). Every call, failed or not,
+ * writes one audit entry (direction outgoing) before it answers; nothing else is
+ * written, so there is nothing to leave half done. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-int rpc_get_security_options(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
-                             ProtobufCMessage **out_resp, STATUS *err) {
-  (void)app;
-  (void)req;
-  *out_resp = NULL;
-  return status_set(err, STATUS_UNIMPLEMENTED,
-                    "%s is part of the API but not implemented in this version", info->method);
+#include "service/cms/cms_types.h"
+#include "service/common/log.h"
+#include "service/db/certificate_store.h"
+#include "service/db/log_store.h"
+#include "service/db/outgoing_store.h"
+#include "service/db/settings_store.h"
+#include "service/front/app.h"
+#include "service/front/worker_calls.h"
+#include "smime/v1/message.pb-c.h"
+
+/* MAX_RECIPIENTS bounds one message's encryption recipients (cms_envelope's cap). */
+#define MAX_RECIPIENTS 256
+
+/* MAX_ADDRESS_LEN bounds an address given in a request (RFC 5321: 254 in practice). */
+#define MAX_ADDRESS_LEN 320
+
+static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
+
+/* OUT_AUDIT collects the audit entry of one SignEncrypt while it works. The entry
+ * points into the request, the engine's answers and the chosen certificates: keep
+ * them alive until it is written. */
+typedef struct out_audit_st {
+  Smime__V1__LogEntry entry;
+  Smime__V1__Operation ops[2];
+  char *addresses[MAX_RECIPIENTS + 2];
+  char *fingerprints[MAX_RECIPIENTS + 2];
+  char comment[2048];
+} OUT_AUDIT;
+
+static void audit_init(OUT_AUDIT *a, const CALL_INFO *info, int sign, int encrypt) {
+  memset(a, 0, sizeof(*a));
+  smime__v1__log_entry__init(&a->entry);
+  a->entry.direction = SMIME__V1__DIRECTION__DIRECTION_OUTGOING;
+  a->entry.operations = a->ops;
+  if (sign) {
+    a->ops[a->entry.n_operations++] = SMIME__V1__OPERATION__OPERATION_SIGN;
+  }
+  if (encrypt) {
+    a->ops[a->entry.n_operations++] = SMIME__V1__OPERATION__OPERATION_ENCRYPT;
+  }
+  a->entry.caller = (char *)info->caller;
+  a->entry.rpc = (char *)info->method;
+  a->entry.addresses = a->addresses;
+  a->entry.certificate_sha256 = a->fingerprints;
 }
 
-int rpc_sign_encrypt(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+/* audit_add_address names |addr| once. */
+static void audit_add_address(OUT_AUDIT *a, char *addr) {
+  const size_t cap = sizeof(a->addresses) / sizeof(a->addresses[0]);
+  for (size_t i = 0; i < a->entry.n_addresses; i++) {
+    if (strcmp(a->addresses[i], addr) == 0) {
+      return;
+    }
+  }
+  if (a->entry.n_addresses < cap) {
+    a->addresses[a->entry.n_addresses++] = addr;
+  }
+}
+
+/* audit_add_certificate names |c|'s fingerprint once. */
+static void audit_add_certificate(OUT_AUDIT *a, const Smime__V1__Certificate *c) {
+  const size_t cap = sizeof(a->fingerprints) / sizeof(a->fingerprints[0]);
+  for (size_t i = 0; i < a->entry.n_certificate_sha256; i++) {
+    if (strcmp(a->fingerprints[i], c->sha256_fingerprint) == 0) {
+      return;
+    }
+  }
+  if (a->entry.n_certificate_sha256 < cap) {
+    a->fingerprints[a->entry.n_certificate_sha256++] = c->sha256_fingerprint;
+  }
+}
+
+static void audit_comment(OUT_AUDIT *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void audit_comment(OUT_AUDIT *a, const char *fmt, ...) {
+  size_t used = strlen(a->comment);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->comment + used, sizeof(a->comment) - used, fmt, ap);
+  va_end(ap);
+}
+
+/* audit_write stores the entry on a connection of its own (committed on return). */
+static int audit_write(APP *app, OUT_AUDIT *a, int success, int64_t *out_id, STATUS *err) {
+  a->entry.status = success ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
+                            : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
+  a->entry.comment = a->comment;
+  return log_store_append(app->db, &a->entry, out_id, err);
+}
+
+/* audit_failure records that the call failed with |why|. A failure to record it is
+ * logged, not returned: the caller's own error is what the client must see. */
+static void audit_failure(APP *app, OUT_AUDIT *a, const STATUS *why) {
+  STATUS err;
+  int64_t id = 0;
+  audit_comment(a, "%sfailed: %s: %s", a->comment[0] != '\0' ? "; " : "",
+                status_code_name(why->code), why->message);
+  if (!audit_write(app, a, 0, &id, &err)) {
+    log_warn("could not write the audit entry of a failed %s: %s", a->entry.rpc, err.message);
+  }
+}
+
+/* SE_OPTIONS is SignEncryptOptions in the workers' numbers (cms_types.h). */
+typedef struct se_options_st {
+  int md;
+  int scheme; /* a SignatureScheme asked for, or 0 */
+  int opaque;
+  int cipher;
+  int key_method;
+  int allow_expired;
+  const char *signer_fingerprint;
+} SE_OPTIONS;
+
+/* map_options checks |o| (NULL: defaults) and converts it. */
+static int map_options(const Smime__V1__SignEncryptOptions *o, SE_OPTIONS *out, STATUS *err) {
+  memset(out, 0, sizeof(*out));
+  out->md = CMS_MD_SHA256;
+  out->cipher = CMS_CIPHER_AES256_CBC;
+  out->key_method = CMS_KEY_RSA_PKCS1;
+  if (o == NULL) {
+    return 1;
+  }
+  switch (o->digest) {
+    case SMIME__V1__DIGEST_ALGORITHM__DIGEST_ALGORITHM_UNSPECIFIED:
+    case SMIME__V1__DIGEST_ALGORITHM__DIGEST_ALGORITHM_SHA256:
+      out->md = CMS_MD_SHA256;
+      break;
+    case SMIME__V1__DIGEST_ALGORITHM__DIGEST_ALGORITHM_SHA384:
+      out->md = CMS_MD_SHA384;
+      break;
+    case SMIME__V1__DIGEST_ALGORITHM__DIGEST_ALGORITHM_SHA512:
+      out->md = CMS_MD_SHA512;
+      break;
+    default:
+      return status_set(err, STATUS_INVALID_ARGUMENT,
+                        "options.digest: only SHA-256, SHA-384 and SHA-512 are used for "
+                        "signing");
+  }
+  switch (o->signature_scheme) {
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_UNSPECIFIED:
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PKCS1:
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PSS:
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_ECDSA:
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_ED25519:
+      out->scheme = (int)o->signature_scheme;
+      break;
+    default:
+      return status_set(err, STATUS_INVALID_ARGUMENT, "options.signature_scheme %d is unknown",
+                        (int)o->signature_scheme);
+  }
+  switch (o->signature_format) {
+    case SMIME__V1__SIGNATURE_FORMAT__SIGNATURE_FORMAT_UNSPECIFIED:
+    case SMIME__V1__SIGNATURE_FORMAT__SIGNATURE_FORMAT_DETACHED:
+      out->opaque = 0;
+      break;
+    case SMIME__V1__SIGNATURE_FORMAT__SIGNATURE_FORMAT_OPAQUE:
+      out->opaque = 1;
+      break;
+    default:
+      return status_set(err, STATUS_INVALID_ARGUMENT, "options.signature_format %d is unknown",
+                        (int)o->signature_format);
+  }
+  switch (o->cipher) {
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_UNSPECIFIED:
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES256_CBC:
+      out->cipher = CMS_CIPHER_AES256_CBC;
+      break;
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES128_CBC:
+      out->cipher = CMS_CIPHER_AES128_CBC;
+      break;
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES192_CBC:
+      out->cipher = CMS_CIPHER_AES192_CBC;
+      break;
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES128_GCM:
+      out->cipher = CMS_CIPHER_AES128_GCM;
+      break;
+    case SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES256_GCM:
+      out->cipher = CMS_CIPHER_AES256_GCM;
+      break;
+    default:
+      return status_set(err, STATUS_INVALID_ARGUMENT,
+                        "options.cipher: only AES-128/192/256-CBC and AES-128/256-GCM are used "
+                        "for encryption");
+  }
+  switch (o->key_transport) {
+    case SMIME__V1__KEY_TRANSPORT__KEY_TRANSPORT_UNSPECIFIED:
+    case SMIME__V1__KEY_TRANSPORT__KEY_TRANSPORT_RSA_PKCS1:
+    case SMIME__V1__KEY_TRANSPORT__KEY_TRANSPORT_ECDH:
+      /* map_options: ECDH is what EC recipients always get; RSA ones keep the
+       * default. */
+      out->key_method = CMS_KEY_RSA_PKCS1;
+      break;
+    case SMIME__V1__KEY_TRANSPORT__KEY_TRANSPORT_RSA_OAEP:
+      out->key_method = CMS_KEY_RSA_OAEP;
+      break;
+    default:
+      return status_set(err, STATUS_INVALID_ARGUMENT, "options.key_transport %d is unknown",
+                        (int)o->key_transport);
+  }
+  out->allow_expired = o->allow_expired;
+  if (o->signer_sha256_fingerprint != NULL && o->signer_sha256_fingerprint[0] != '\0') {
+    out->signer_fingerprint = o->signer_sha256_fingerprint;
+  }
+  return 1;
+}
+
+/* check_scheme refuses a signature scheme that the signer's key cannot make. */
+static int check_scheme(const SE_OPTIONS *o, const Smime__V1__Certificate *c, STATUS *err) {
+  int rsa = c->key_algorithm == SMIME__V1__KEY_ALGORITHM__KEY_ALGORITHM_RSA;
+  int ec = c->key_algorithm == SMIME__V1__KEY_ALGORITHM__KEY_ALGORITHM_EC_P256 ||
+           c->key_algorithm == SMIME__V1__KEY_ALGORITHM__KEY_ALGORITHM_EC_P384;
+  int ed = c->key_algorithm == SMIME__V1__KEY_ALGORITHM__KEY_ALGORITHM_ED25519;
+  int fits;
+  switch (o->scheme) {
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PKCS1:
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PSS:
+      fits = rsa;
+      break;
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_ECDSA:
+      fits = ec;
+      break;
+    case SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_ED25519:
+      fits = ed;
+      break;
+    default:
+      fits = 1;
+      break;
+  }
+  if (!fits) {
+    return status_set(err, STATUS_INVALID_ARGUMENT,
+                      "options.signature_scheme does not fit the signing certificate %s "
+                      "(its key is %s)",
+                      c->sha256_fingerprint, rsa ? "RSA" : ec ? "EC" : ed ? "Ed25519" : "other");
+  }
+  return 1;
+}
+
+/* lower_copy returns a malloc'd ASCII-lowercased copy of the address |s| with
+ * surrounding blanks and angle brackets removed (no parsing: request addresses are
+ * plain addr-specs). */
+static char *lower_copy(const char *s) {
+  while (*s == ' ' || *s == '\t' || *s == '<') {
+    s++;
+  }
+  size_t len = strlen(s);
+  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '>')) {
+    len--;
+  }
+  char *out = strndup(s, len);
+  if (out == NULL) {
+    return NULL;
+  }
+  for (char *p = out; *p != '\0'; p++) {
+    if (*p >= 'A' && *p <= 'Z') {
+      *p = (char)(*p - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+/* ADDRESSES is a list of distinct owned address strings. */
+typedef struct addresses_st {
+  char *addr[MAX_RECIPIENTS + 1];
+  size_t n;
+} ADDRESSES;
+
+static void addresses_free(ADDRESSES *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->addr[i]);
+  }
+  l->n = 0;
+}
+
+/* addresses_add appends |addr| (lowercased copy) unless it is there; checks that it
+ * looks like an address, naming |field| otherwise. */
+static int addresses_add(ADDRESSES *l, const char *addr, const char *field, STATUS *err) {
+  char *a = lower_copy(addr != NULL ? addr : "");
+  if (a == NULL) {
+    return oom(err);
+  }
+  const char *at = strrchr(a, '@');
+  if (at == NULL || at == a || at[1] == '\0' || strlen(a) > MAX_ADDRESS_LEN ||
+      strpbrk(a, " \t\r\n,;<>\"") != NULL) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "%s: \"%.200s\" is not a mail address", field,
+               addr != NULL ? addr : "");
+    free(a);
+    return 0;
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    if (strcmp(l->addr[i], a) == 0) {
+      free(a);
+      return 1;
+    }
+  }
+  if (l->n >= MAX_RECIPIENTS + 1) {
+    free(a);
+    return status_set(err, STATUS_INVALID_ARGUMENT, "more than %d recipients", MAX_RECIPIENTS);
+  }
+  l->addr[l->n++] = a;
+  return 1;
+}
+
+/* problems_add appends |reason| to the list of unusable addresses in |buf|. */
+static void problems_add(char *buf, size_t size, const char *reason) {
+  size_t used = strlen(buf);
+  snprintf(buf + used, size - used, "%s%s", used > 0 ? "; " : "", reason);
+}
+
+/* take_bytes moves |from|'s bytes to |to| (so a large message is not copied). */
+static void take_bytes(ProtobufCBinaryData *to, ProtobufCBinaryData *from) {
+  *to = *from;
+  from->data = NULL;
+  from->len = 0;
+}
+
+int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
                      ProtobufCMessage **out_resp, STATUS *err) {
-  (void)app;
-  (void)req;
+  APP *app = app_ptr;
+  const Smime__V1__SignEncryptRequest *req = (const Smime__V1__SignEncryptRequest *)msg;
+  Smime__V1__SignEncryptResponse *resp = NULL;
+  Smime__Ipc__EngineResponse *analyzed = NULL, *prepared = NULL, *finished = NULL;
+  Smime__Ipc__KeystoreResponse *signed_ = NULL;
+  OUTGOING_CHOICE signer;
+  OUTGOING_CHOICE *rcpt = NULL;
+  ADDRESSES rcpt_addrs;
+  ProtobufCBinaryData *chain = NULL, wrapped = {0, NULL};
+  ProtobufCBinaryData *rcpt_der = NULL;
+  size_t n_chain = 0, n_rcpt_der = 0;
+  char *from = NULL;
+  char problems[2048];
+  SE_OPTIONS opt;
+  OUT_AUDIT audit;
+  time_t now = time(NULL);
+  int ok = 0;
+
   *out_resp = NULL;
-  return status_set(err, STATUS_UNIMPLEMENTED,
-                    "%s is part of the API but not implemented in this version", info->method);
+  memset(&signer, 0, sizeof(signer));
+  memset(&rcpt_addrs, 0, sizeof(rcpt_addrs));
+  problems[0] = '\0';
+  audit_init(&audit, info, req->sign, req->encrypt);
+
+  if (!req->sign && !req->encrypt) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "nothing to do: set sign, encrypt or both");
+    goto out;
+  }
+  if (req->message.len == 0) {
+    status_set(err, STATUS_INVALID_ARGUMENT,
+               "message is empty: give the complete RFC 5322 message");
+    goto out;
+  }
+  if (!map_options(req->options, &opt, err)) {
+    goto out;
+  }
+
+  /* Addresses and Message-ID, read by an engine. */
+  {
+    Smime__Ipc__EngineAnalyzeMessageRequest a = SMIME__IPC__ENGINE_ANALYZE_MESSAGE_REQUEST__INIT;
+    Smime__Ipc__EngineRequest er = SMIME__IPC__ENGINE_REQUEST__INIT;
+    a.message = req->message;
+    er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ANALYZE_MESSAGE;
+    er.analyze_message = &a;
+    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_ANALYZE_MESSAGE,
+                     &analyzed, err)) {
+      goto out;
+    }
+  }
+  Smime__Ipc__EngineAnalyzeMessageResponse *an = analyzed->analyze_message;
+  audit.entry.message_id = an->message_id;
+  from = lower_copy(an->from);
+  if (from == NULL) {
+    oom(err);
+    goto out;
+  }
+  audit_add_address(&audit, from);
+
+  /* Recipients: the request's, or To and Cc; and the sender, so that the sent copy
+   * stays readable. */
+  if (req->encrypt) {
+    if (req->n_recipients > 0) {
+      for (size_t i = 0; i < req->n_recipients; i++) {
+        if (!addresses_add(&rcpt_addrs, req->recipients[i], "recipients", err)) {
+          goto out;
+        }
+      }
+    } else {
+      if (an->n_invalid_recipients > 0) {
+        status_set(err, STATUS_INVALID_ARGUMENT,
+                   "To/Cc entry \"%.200s\" is not a mail address: the message cannot be "
+                   "encrypted for it",
+                   an->invalid_recipients[0]);
+        goto out;
+      }
+      for (size_t i = 0; i < an->n_recipients; i++) {
+        if (!addresses_add(&rcpt_addrs, an->recipients[i], "To/Cc", err)) {
+          goto out;
+        }
+      }
+    }
+    if (!addresses_add(&rcpt_addrs, from, "From", err)) {
+      goto out;
+    }
+    for (size_t i = 0; i < rcpt_addrs.n; i++) {
+      audit_add_address(&audit, rcpt_addrs.addr[i]);
+    }
+  } else {
+    for (size_t i = 0; i < an->n_recipients; i++) {
+      audit_add_address(&audit, an->recipients[i]);
+    }
+  }
+
+  /* Certificates: every address that has none usable is named, all at once. */
+  if (req->sign) {
+    int chosen;
+    if (opt.signer_fingerprint != NULL) {
+      uint8_t sha256[CERT_SHA256_LEN];
+      if (!certificate_fingerprint_parse(opt.signer_fingerprint,
+                                         "options.signer_sha256_fingerprint", sha256, err)) {
+        goto out;
+      }
+      chosen = outgoing_store_choose_signer(app->db, sha256, from, opt.allow_expired, now,
+                                            &signer, err);
+    } else {
+      chosen = outgoing_store_choose(app->db, from, OUTGOING_PURPOSE_SIGN, opt.allow_expired,
+                                     now, &signer, err);
+    }
+    if (!chosen) {
+      goto out;
+    }
+    if (signer.cert == NULL) {
+      problems_add(problems, sizeof(problems), signer.reason);
+    } else if (!check_scheme(&opt, signer.cert, err)) {
+      goto out;
+    }
+  }
+  if (req->encrypt) {
+    rcpt = calloc(rcpt_addrs.n, sizeof(*rcpt));
+    rcpt_der = calloc(rcpt_addrs.n, sizeof(*rcpt_der));
+    if (rcpt == NULL || rcpt_der == NULL) {
+      oom(err);
+      goto out;
+    }
+    for (size_t i = 0; i < rcpt_addrs.n; i++) {
+      if (!outgoing_store_choose(app->db, rcpt_addrs.addr[i], OUTGOING_PURPOSE_ENCRYPT,
+                                 opt.allow_expired, now, &rcpt[i], err)) {
+        goto out;
+      }
+      if (rcpt[i].cert == NULL) {
+        problems_add(problems, sizeof(problems), rcpt[i].reason);
+        continue;
+      }
+      /* One RecipientInfo per certificate, even when two addresses share one. */
+      int seen = 0;
+      for (size_t j = 0; j < i; j++) {
+        seen |= rcpt[j].cert != NULL && memcmp(rcpt[j].sha256, rcpt[i].sha256, CERT_SHA256_LEN) == 0;
+      }
+      if (!seen) {
+        rcpt_der[n_rcpt_der++] = rcpt[i].der;
+      }
+    }
+  }
+  if (signer.cert != NULL) {
+    audit_add_certificate(&audit, signer.cert);
+  }
+  for (size_t i = 0; rcpt != NULL && i < rcpt_addrs.n; i++) {
+    if (rcpt[i].cert != NULL) {
+      audit_add_certificate(&audit, rcpt[i].cert);
+    }
+  }
+  if (problems[0] != '\0') {
+    /* The status holds what fits in it; the audit comment (by audit_failure) the same,
+     * and the entry's addresses name every address concerned. */
+    status_set(err, STATUS_FAILED_PRECONDITION, "%s", problems);
+    goto out;
+  }
+  if (signer.expired_used) {
+    audit_comment(&audit, "signer certificate expired (allow_expired); ");
+  }
+  for (size_t i = 0; rcpt != NULL && i < rcpt_addrs.n; i++) {
+    if (rcpt[i].expired_used) {
+      audit_comment(&audit, "certificate of %s expired (allow_expired); ", rcpt_addrs.addr[i]);
+    }
+  }
+
+  Smime__Ipc__EngineEncryptParams params = SMIME__IPC__ENGINE_ENCRYPT_PARAMS__INIT;
+  params.recipient_der = rcpt_der;
+  params.n_recipient_der = n_rcpt_der;
+  params.cipher = (uint32_t)opt.cipher;
+  params.key_method = (uint32_t)opt.key_method;
+  ProtobufCBinaryData *result = NULL;
+
+  if (req->sign) {
+    if (!certificate_store_export(app->db, signer.sha256, 1, &chain, &n_chain, err) ||
+        !outgoing_store_wrapped_key(app->db, signer.sha256, &wrapped, err)) {
+      goto out;
+    }
+    Smime__Ipc__EngineSignPrepareRequest sp = SMIME__IPC__ENGINE_SIGN_PREPARE_REQUEST__INIT;
+    Smime__Ipc__EngineRequest er = SMIME__IPC__ENGINE_REQUEST__INIT;
+    sp.message = req->message;
+    sp.signer_der = signer.der;
+    sp.chain_der = n_chain > 1 ? chain + 1 : NULL;
+    sp.n_chain_der = n_chain > 1 ? n_chain - 1 : 0;
+    sp.md = (uint32_t)opt.md;
+    sp.rsa_pss = opt.scheme == SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PSS;
+    sp.opaque = opt.opaque;
+    sp.signing_time = (int64_t)now;
+    er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_PREPARE;
+    er.sign_prepare = &sp;
+    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_PREPARE, &prepared,
+                     err)) {
+      goto out;
+    }
+    Smime__Ipc__EngineSignPrepareResponse *p = prepared->sign_prepare;
+
+    Smime__Ipc__KeystoreSignRequest ks = SMIME__IPC__KEYSTORE_SIGN_REQUEST__INIT;
+    Smime__Ipc__KeystoreRequest kr = SMIME__IPC__KEYSTORE_REQUEST__INIT;
+    ks.wrapped_key = wrapped;
+    ks.certificate_sha256.data = signer.sha256;
+    ks.certificate_sha256.len = CERT_SHA256_LEN;
+    ks.scheme = p->scheme;
+    ks.md = p->md;
+    if (p->scheme == CMS_SIG_ED25519) {
+      ks.tbs = p->tbs;
+    } else {
+      ks.digest = p->digest;
+    }
+    kr.body_case = SMIME__IPC__KEYSTORE_REQUEST__BODY_SIGN;
+    kr.sign = &ks;
+    if (!keystore_call(app, info, &kr, SMIME__IPC__KEYSTORE_RESPONSE__BODY_SIGN, &signed_, err)) {
+      goto out;
+    }
+
+    Smime__Ipc__EngineSignFinishRequest sf = SMIME__IPC__ENGINE_SIGN_FINISH_REQUEST__INIT;
+    sf.message = req->message;
+    sf.state = p->state;
+    sf.signature = signed_->sign->signature;
+    sf.md = p->md;
+    sf.opaque = opt.opaque;
+    sf.content_sha256 = p->content_sha256;
+    sf.encrypt = req->encrypt ? &params : NULL;
+    smime__ipc__engine_request__init(&er);
+    er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_FINISH;
+    er.sign_finish = &sf;
+    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_FINISH, &finished,
+                     err)) {
+      goto out;
+    }
+    result = &finished->sign_finish->message;
+    audit_comment(&audit, "signed (%s, %s, %s)", cms_sig_name((int)p->scheme),
+                  cms_md_name((int)p->md), opt.opaque ? "opaque" : "detached");
+  } else {
+    Smime__Ipc__EngineEncryptRequest en = SMIME__IPC__ENGINE_ENCRYPT_REQUEST__INIT;
+    Smime__Ipc__EngineRequest er = SMIME__IPC__ENGINE_REQUEST__INIT;
+    en.message = req->message;
+    en.params = &params;
+    er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ENCRYPT;
+    er.encrypt = &en;
+    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_ENCRYPT, &finished,
+                     err)) {
+      goto out;
+    }
+    result = &finished->encrypt->message;
+  }
+  if (req->encrypt) {
+    audit_comment(&audit, "%sencrypted for %zu certificate(s) (%s)", req->sign ? "; " : "",
+                  n_rcpt_der, cms_cipher_name(opt.cipher));
+  }
+
+  resp = malloc(sizeof(*resp));
+  if (resp == NULL) {
+    oom(err);
+    goto out;
+  }
+  smime__v1__sign_encrypt_response__init(resp);
+  if (req->encrypt) {
+    resp->recipients = calloc(rcpt_addrs.n, sizeof(*resp->recipients));
+    if (resp->recipients == NULL) {
+      oom(err);
+      goto out;
+    }
+  }
+  /* The entry is committed before the answer leaves: a protected message without
+   * its log entry is never handed out. */
+  if (!audit_write(app, &audit, 1, &resp->log_entry_id, err)) {
+    goto out;
+  }
+  take_bytes(&resp->message, result);
+  if (req->sign) {
+    resp->signer = signer.cert;
+    signer.cert = NULL;
+  }
+  for (size_t i = 0; req->encrypt && i < rcpt_addrs.n; i++) {
+    int seen = 0;
+    for (size_t j = 0; j < resp->n_recipients; j++) {
+      seen |= strcmp(resp->recipients[j]->sha256_fingerprint,
+                     rcpt[i].cert->sha256_fingerprint) == 0;
+    }
+    if (!seen) {
+      resp->recipients[resp->n_recipients++] = rcpt[i].cert;
+      rcpt[i].cert = NULL;
+    }
+  }
+  *out_resp = &resp->base;
+  resp = NULL;
+  ok = 1;
+
+out:
+  if (!ok) {
+    audit_failure(app, &audit, err);
+  }
+  if (resp != NULL) {
+    smime__v1__sign_encrypt_response__free_unpacked(resp, NULL);
+  }
+  if (analyzed != NULL) {
+    smime__ipc__engine_response__free_unpacked(analyzed, NULL);
+  }
+  if (prepared != NULL) {
+    smime__ipc__engine_response__free_unpacked(prepared, NULL);
+  }
+  if (finished != NULL) {
+    smime__ipc__engine_response__free_unpacked(finished, NULL);
+  }
+  if (signed_ != NULL) {
+    smime__ipc__keystore_response__free_unpacked(signed_, NULL);
+  }
+  for (size_t i = 0; rcpt != NULL && i < rcpt_addrs.n; i++) {
+    outgoing_choice_cleanup(&rcpt[i]);
+  }
+  free(rcpt);
+  free(rcpt_der);
+  outgoing_choice_cleanup(&signer);
+  certificate_ders_free(chain, n_chain);
+  free(wrapped.data);
+  addresses_free(&rcpt_addrs);
+  free(from);
+  return ok;
+}
+
+/* option_add appends |address|'s verdict to |opt|, taking |c|'s certificate. */
+static int option_add(Smime__V1__SecurityOption *opt, const char *address, OUTGOING_CHOICE *c,
+                      STATUS *err) {
+  Smime__V1__AddressOption *a = malloc(sizeof(*a));
+  if (a == NULL) {
+    return oom(err);
+  }
+  smime__v1__address_option__init(a);
+  opt->addresses[opt->n_addresses++] = a;
+  a->address = strdup(address);
+  a->reason = strdup(c->cert != NULL ? "" : c->reason);
+  if (a->address == NULL || a->reason == NULL) {
+    return oom(err);
+  }
+  a->usable = c->cert != NULL;
+  a->certificate = c->cert;
+  c->cert = NULL;
+  return 1;
+}
+
+/* group_defaults looks up |group|'s defaults in the settings. */
+static int group_defaults(APP *app, const char *group, int *out_sign, int *out_encrypt,
+                          STATUS *err) {
+  Smime__V1__Settings *s = NULL;
+  *out_sign = 0;
+  *out_encrypt = 0;
+  if (group == NULL || group[0] == '\0') {
+    return 1;
+  }
+  if (!settings_store_get(app->db, &s, err)) {
+    return 0;
+  }
+  for (size_t i = 0; i < s->n_group_defaults; i++) {
+    if (strcmp(s->group_defaults[i]->group, group) == 0) {
+      *out_sign = s->group_defaults[i]->default_sign;
+      *out_encrypt = s->group_defaults[i]->default_encrypt;
+    }
+  }
+  smime__v1__settings__free_unpacked(s, NULL);
+  return 1;
+}
+
+static Smime__V1__SecurityOption *option_new(size_t n) {
+  Smime__V1__SecurityOption *o = malloc(sizeof(*o));
+  if (o == NULL) {
+    return NULL;
+  }
+  smime__v1__security_option__init(o);
+  o->addresses = calloc(n > 0 ? n : 1, sizeof(*o->addresses));
+  if (o->addresses == NULL) {
+    free(o);
+    return NULL;
+  }
+  return o;
+}
+
+int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+                             ProtobufCMessage **out_resp, STATUS *err) {
+  APP *app = app_ptr;
+  const Smime__V1__GetSecurityOptionsRequest *req =
+      (const Smime__V1__GetSecurityOptionsRequest *)msg;
+  Smime__V1__GetSecurityOptionsResponse *resp = NULL;
+  ADDRESSES addrs;
+  OUTGOING_CHOICE c;
+  char *from = NULL;
+  int def_sign = 0, def_encrypt = 0, ok = 0;
+  time_t now = time(NULL);
+  (void)info;
+  *out_resp = NULL;
+  memset(&addrs, 0, sizeof(addrs));
+  memset(&c, 0, sizeof(c));
+
+  if (req->from == NULL || req->from[0] == '\0') {
+    return status_set(err, STATUS_INVALID_ARGUMENT, "from is empty: give the sender address");
+  }
+  if (!addresses_add(&addrs, req->from, "from", err)) {
+    goto out;
+  }
+  from = strdup(addrs.addr[0]);
+  if (from == NULL) {
+    oom(err);
+    goto out;
+  }
+  addresses_free(&addrs);
+  for (size_t i = 0; i < req->n_recipients; i++) {
+    if (!addresses_add(&addrs, req->recipients[i], "recipients", err)) {
+      goto out;
+    }
+  }
+  /* The sender is an encryption recipient too, as in SignEncrypt. */
+  if (!addresses_add(&addrs, from, "from", err) ||
+      !group_defaults(app, req->group, &def_sign, &def_encrypt, err)) {
+    goto out;
+  }
+  resp = malloc(sizeof(*resp));
+  if (resp == NULL) {
+    oom(err);
+    goto out;
+  }
+  smime__v1__get_security_options_response__init(resp);
+  resp->sign = option_new(1);
+  resp->encrypt = option_new(addrs.n);
+  if (resp->sign == NULL || resp->encrypt == NULL) {
+    oom(err);
+    goto out;
+  }
+  if (!outgoing_store_choose(app->db, from, OUTGOING_PURPOSE_SIGN, 0, now, &c, err) ||
+      !option_add(resp->sign, from, &c, err)) {
+    goto out;
+  }
+  outgoing_choice_cleanup(&c);
+  resp->sign->possible = resp->sign->addresses[0]->usable;
+  resp->sign->default_on = resp->sign->possible && def_sign;
+  resp->encrypt->possible = 1;
+  for (size_t i = 0; i < addrs.n; i++) {
+    if (!outgoing_store_choose(app->db, addrs.addr[i], OUTGOING_PURPOSE_ENCRYPT, 0, now, &c,
+                               err) ||
+        !option_add(resp->encrypt, addrs.addr[i], &c, err)) {
+      goto out;
+    }
+    outgoing_choice_cleanup(&c);
+    resp->encrypt->possible &= resp->encrypt->addresses[i]->usable;
+  }
+  resp->encrypt->default_on = resp->encrypt->possible && def_encrypt;
+  *out_resp = &resp->base;
+  resp = NULL;
+  ok = 1;
+
+out:
+  outgoing_choice_cleanup(&c);
+  if (resp != NULL) {
+    smime__v1__get_security_options_response__free_unpacked(resp, NULL);
+  }
+  addresses_free(&addrs);
+  free(from);
+  return ok;
 }
