@@ -14,6 +14,7 @@
 #include "service/db/certificate_store.h"
 #include "service/db/log_store.h"
 #include "service/front/app.h"
+#include "service/front/audit.h"
 #include "service/front/worker_calls.h"
 #include "smime/v1/certificate.pb-c.h"
 
@@ -22,73 +23,6 @@
 #define MAX_KEY_CERTIFICATES 100
 
 static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
-
-/* AUDIT collects one audit entry while a handler works. */
-typedef struct audit_st {
-  Smime__V1__LogEntry entry;
-  Smime__V1__Operation ops[2];
-  char *addresses[64];
-  char *fingerprints[64];
-  char comment[1024];
-} AUDIT;
-
-static void audit_init(AUDIT *a, const CALL_INFO *info, Smime__V1__Operation op) {
-  memset(a, 0, sizeof(*a));
-  smime__v1__log_entry__init(&a->entry);
-  a->entry.direction = SMIME__V1__DIRECTION__DIRECTION_ADMIN;
-  a->ops[0] = op;
-  a->entry.operations = a->ops;
-  a->entry.n_operations = 1;
-  a->entry.caller = (char *)info->caller;
-  a->entry.rpc = (char *)info->method;
-  a->entry.addresses = a->addresses;
-  a->entry.certificate_sha256 = a->fingerprints;
-}
-
-/* audit_add_certificate names |c| (its fingerprint and addresses) in the entry. The
- * entry points into |c|: keep |c| alive until the entry is written. */
-static void audit_add_certificate(AUDIT *a, const Smime__V1__Certificate *c) {
-  const size_t cap = sizeof(a->fingerprints) / sizeof(a->fingerprints[0]);
-  if (a->entry.n_certificate_sha256 < cap) {
-    a->fingerprints[a->entry.n_certificate_sha256++] = c->sha256_fingerprint;
-  }
-  for (size_t i = 0; i < c->n_email_addresses && a->entry.n_addresses < cap; i++) {
-    a->addresses[a->entry.n_addresses++] = c->email_addresses[i];
-  }
-}
-
-static void audit_comment(AUDIT *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void audit_comment(AUDIT *a, const char *fmt, ...) {
-  size_t used = strlen(a->comment);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(a->comment + used, sizeof(a->comment) - used, fmt, ap);
-  va_end(ap);
-}
-
-/* audit_write stores the entry on |conn| (inside the caller's transaction, last) or,
- * with |conn| NULL, on its own. */
-static int audit_write(APP *app, PGconn *conn, AUDIT *a, int success, STATUS *err) {
-  int64_t id = 0;
-  a->entry.status = success ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
-                            : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
-  a->entry.comment = a->comment;
-  if (conn != NULL) {
-    return log_store_insert(conn, &a->entry, &id, err);
-  }
-  return log_store_append(app->db, &a->entry, &id, err);
-}
-
-/* audit_failure records that the call failed with |why|. A failure to record it is
- * logged, not returned: the caller's own error is what the client must see. */
-static void audit_failure(APP *app, AUDIT *a, const STATUS *why) {
-  STATUS err;
-  audit_comment(a, "%sfailed: %s: %s", a->comment[0] != '\0' ? "; " : "",
-                status_code_name(why->code), why->message);
-  if (!audit_write(app, NULL, a, 0, &err)) {
-    log_warn("could not write the audit entry of a failed %s: %s", a->entry.rpc, err.message);
-  }
-}
 
 /* parse_certificates asks an engine to read |data| (a file) or |ders|. */
 static int parse_certificates(APP *app, const CALL_INFO *info, const ProtobufCBinaryData *data,
@@ -226,7 +160,7 @@ static int store_import(APP *app, const CALL_INFO *info, Smime__Ipc__Certificate
   if (n_wrapped > 0) {
     audit_comment(audit, "; private key attached to %zu certificate(s)", n_wrapped);
   }
-  ok = audit_write(app, conn, audit, 1, err);
+  ok = audit_write(app, conn, audit, 1, NULL, err);
 
 out:
   return finish(app, conn, ok, broken, err);
@@ -243,7 +177,8 @@ int rpc_import_certificates(void *app_ptr, const CALL_INFO *info, const Protobuf
   AUDIT audit;
   int ok = 0;
   *out_resp = NULL;
-  audit_init(&audit, info, SMIME__V1__OPERATION__OPERATION_IMPORT_CERTIFICATE);
+  audit_init(&audit, info, SMIME__V1__DIRECTION__DIRECTION_ADMIN);
+  audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_IMPORT_CERTIFICATE);
 
   if (req->data.len == 0) {
     status_set(err, STATUS_INVALID_ARGUMENT,
@@ -361,7 +296,8 @@ int rpc_import_private_key(void *app_ptr, const CALL_INFO *info, const ProtobufC
   AUDIT audit;
   int ok = 0;
   *out_resp = NULL;
-  audit_init(&audit, info, SMIME__V1__OPERATION__OPERATION_IMPORT_PRIVATE_KEY);
+  audit_init(&audit, info, SMIME__V1__DIRECTION__DIRECTION_ADMIN);
+  audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_IMPORT_PRIVATE_KEY);
 
   if (req->data.len == 0) {
     status_set(err, STATUS_INVALID_ARGUMENT,
@@ -454,7 +390,7 @@ int rpc_import_private_key(void *app_ptr, const CALL_INFO *info, const ProtobufC
       }
       if (wrote) {
         audit_comment(&audit, "private key attached to %zu certificate(s)", n);
-        wrote = audit_write(app, conn, &audit, 1, err);
+        wrote = audit_write(app, conn, &audit, 1, NULL, err);
       }
       wrote = finish(app, conn, wrote, broken, err);
       if (wrote) {
@@ -651,8 +587,9 @@ static int delete_common(APP *app, const CALL_INFO *info, const char *fingerprin
   int broken = 0, ok = 0, had_key = 0;
   Smime__V1__Certificate *cert = NULL;
   AUDIT audit;
-  audit_init(&audit, info, key_only ? SMIME__V1__OPERATION__OPERATION_DELETE_PRIVATE_KEY
-                                    : SMIME__V1__OPERATION__OPERATION_DELETE_CERTIFICATE);
+  audit_init(&audit, info, SMIME__V1__DIRECTION__DIRECTION_ADMIN);
+  audit_add_operation(&audit, key_only ? SMIME__V1__OPERATION__OPERATION_DELETE_PRIVATE_KEY
+                                       : SMIME__V1__OPERATION__OPERATION_DELETE_CERTIFICATE);
   if (!certificate_fingerprint_parse(fingerprint, "sha256_fingerprint", sha256, err)) {
     goto out;
   }
@@ -670,7 +607,7 @@ static int delete_common(APP *app, const CALL_INFO *info, const char *fingerprin
     audit_comment(&audit, key_only ? "private key of %s deleted"
                                     : had_key ? "%s deleted with its private key" : "%s deleted",
                   cert->subject);
-    ok = audit_write(app, conn, &audit, 1, err);
+    ok = audit_write(app, conn, &audit, 1, NULL, err);
   }
   ok = finish(app, conn, ok, broken, err);
 

@@ -28,6 +28,7 @@
 #include "service/db/incoming_store.h"
 #include "service/db/log_store.h"
 #include "service/front/app.h"
+#include "service/front/audit.h"
 #include "service/front/worker_calls.h"
 #include "smime/v1/log.pb-c.h"
 #include "smime/v1/message.pb-c.h"
@@ -566,39 +567,32 @@ out:
 /* walk_audit writes the audit entry and the retry hints in one transaction and sets
  * the response's log_entry_id. With |why| the call failed. */
 static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
-  Smime__V1__LogEntry e = SMIME__V1__LOG_ENTRY__INIT;
-  Smime__V1__Operation ops[2];
-  char *addresses[MAX_LISTED];
+  AUDIT audit;
   const Smime__Ipc__EngineOpenLayerResponse *facts = w->top != NULL ? w->top->open_layer : NULL;
   PGconn *conn = NULL;
   int64_t id = 0;
   int broken = 0, ok = 0;
 
-  e.direction = SMIME__V1__DIRECTION__DIRECTION_INCOMING;
+  audit_init(&audit, w->info, SMIME__V1__DIRECTION__DIRECTION_INCOMING);
   if (w->verified || !w->decrypted) {
-    ops[e.n_operations++] = SMIME__V1__OPERATION__OPERATION_VERIFY;
+    audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_VERIFY);
   }
   if (w->decrypted) {
-    ops[e.n_operations++] = SMIME__V1__OPERATION__OPERATION_DECRYPT;
+    audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_DECRYPT);
   }
-  e.operations = ops;
-  e.status = why == NULL && !w->failed ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
-                                       : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
-  e.message_id = facts != NULL ? facts->message_id : (char *)"";
-  e.caller = (char *)w->info->caller;
-  e.rpc = (char *)w->info->method;
-  e.addresses = addresses;
-  for (size_t i = 0; facts != NULL && i < facts->n_senders && e.n_addresses < MAX_LISTED; i++) {
-    addresses[e.n_addresses++] = facts->senders[i];
+  audit.entry.message_id = facts != NULL ? facts->message_id : (char *)"";
+  for (size_t i = 0; facts != NULL && i < facts->n_senders; i++) {
+    audit_add_address(&audit, facts->senders[i]);
   }
-  e.certificate_sha256 = w->fingerprints;
-  e.n_certificate_sha256 = w->n_fingerprints;
+  for (size_t i = 0; i < w->n_fingerprints; i++) {
+    audit_add_fingerprint(&audit, w->fingerprints[i]);
+  }
   if (why != NULL) {
     walk_note(w, "failed: %s: %s", status_code_name(why->code), why->message);
   } else if (w->resp->n_layers == 0) {
     walk_note(w, "not an S/MIME message");
   }
-  e.comment = w->comment;
+  audit_comment(&audit, "%s", w->comment);
 
   conn = db_acquire(w->app->db, err);
   if (conn == NULL) {
@@ -607,12 +601,12 @@ static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
   if (!db_exec(conn, "BEGIN", &broken, err)) {
     goto out;
   }
-  if (why == NULL && w->n_hints == 0 && e.message_id[0] != '\0' &&
-      !incoming_store_resolve(conn, e.message_id, &broken, err)) {
+  if (why == NULL && w->n_hints == 0 && audit.entry.message_id[0] != '\0' &&
+      !incoming_store_resolve(conn, audit.entry.message_id, &broken, err)) {
     goto out;
   }
   /* The entry is written last but for its hints, which must name it. */
-  if (!log_store_insert(conn, &e, &id, err)) {
+  if (!audit_write(w->app, conn, &audit, why == NULL && !w->failed, &id, err)) {
     goto out;
   }
   for (size_t i = 0; i < w->n_hints; i++) {

@@ -21,6 +21,7 @@
 #include "service/db/outgoing_store.h"
 #include "service/db/settings_store.h"
 #include "service/front/app.h"
+#include "service/front/audit.h"
 #include "service/front/worker_calls.h"
 #include "smime/v1/message.pb-c.h"
 
@@ -31,89 +32,6 @@
 #define MAX_ADDRESS_LEN 320
 
 static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
-
-/* OUT_AUDIT collects the audit entry of one SignEncrypt while it works. The entry
- * points into the request, the engine's answers and the chosen certificates: keep
- * them alive until it is written. */
-typedef struct out_audit_st {
-  Smime__V1__LogEntry entry;
-  Smime__V1__Operation ops[2];
-  char *addresses[MAX_RECIPIENTS + 2];
-  char *fingerprints[MAX_RECIPIENTS + 2];
-  char comment[2048];
-} OUT_AUDIT;
-
-static void audit_init(OUT_AUDIT *a, const CALL_INFO *info, int sign, int encrypt) {
-  memset(a, 0, sizeof(*a));
-  smime__v1__log_entry__init(&a->entry);
-  a->entry.direction = SMIME__V1__DIRECTION__DIRECTION_OUTGOING;
-  a->entry.operations = a->ops;
-  if (sign) {
-    a->ops[a->entry.n_operations++] = SMIME__V1__OPERATION__OPERATION_SIGN;
-  }
-  if (encrypt) {
-    a->ops[a->entry.n_operations++] = SMIME__V1__OPERATION__OPERATION_ENCRYPT;
-  }
-  a->entry.caller = (char *)info->caller;
-  a->entry.rpc = (char *)info->method;
-  a->entry.addresses = a->addresses;
-  a->entry.certificate_sha256 = a->fingerprints;
-}
-
-/* audit_add_address names |addr| once. */
-static void audit_add_address(OUT_AUDIT *a, char *addr) {
-  const size_t cap = sizeof(a->addresses) / sizeof(a->addresses[0]);
-  for (size_t i = 0; i < a->entry.n_addresses; i++) {
-    if (strcmp(a->addresses[i], addr) == 0) {
-      return;
-    }
-  }
-  if (a->entry.n_addresses < cap) {
-    a->addresses[a->entry.n_addresses++] = addr;
-  }
-}
-
-/* audit_add_certificate names |c|'s fingerprint once. */
-static void audit_add_certificate(OUT_AUDIT *a, const Smime__V1__Certificate *c) {
-  const size_t cap = sizeof(a->fingerprints) / sizeof(a->fingerprints[0]);
-  for (size_t i = 0; i < a->entry.n_certificate_sha256; i++) {
-    if (strcmp(a->fingerprints[i], c->sha256_fingerprint) == 0) {
-      return;
-    }
-  }
-  if (a->entry.n_certificate_sha256 < cap) {
-    a->fingerprints[a->entry.n_certificate_sha256++] = c->sha256_fingerprint;
-  }
-}
-
-static void audit_comment(OUT_AUDIT *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void audit_comment(OUT_AUDIT *a, const char *fmt, ...) {
-  size_t used = strlen(a->comment);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(a->comment + used, sizeof(a->comment) - used, fmt, ap);
-  va_end(ap);
-}
-
-/* audit_write stores the entry on a connection of its own (committed on return). */
-static int audit_write(APP *app, OUT_AUDIT *a, int success, int64_t *out_id, STATUS *err) {
-  a->entry.status = success ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
-                            : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
-  a->entry.comment = a->comment;
-  return log_store_append(app->db, &a->entry, out_id, err);
-}
-
-/* audit_failure records that the call failed with |why|. A failure to record it is
- * logged, not returned: the caller's own error is what the client must see. */
-static void audit_failure(APP *app, OUT_AUDIT *a, const STATUS *why) {
-  STATUS err;
-  int64_t id = 0;
-  audit_comment(a, "%sfailed: %s: %s", a->comment[0] != '\0' ? "; " : "",
-                status_code_name(why->code), why->message);
-  if (!audit_write(app, a, 0, &id, &err)) {
-    log_warn("could not write the audit entry of a failed %s: %s", a->entry.rpc, err.message);
-  }
-}
 
 /* SE_OPTIONS is SignEncryptOptions in the workers' numbers (cms_types.h). */
 typedef struct se_options_st {
@@ -344,7 +262,7 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
   char *from = NULL;
   char problems[2048];
   SE_OPTIONS opt;
-  OUT_AUDIT audit;
+  AUDIT audit;
   time_t now = time(NULL);
   int ok = 0;
 
@@ -352,7 +270,13 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
   memset(&signer, 0, sizeof(signer));
   memset(&rcpt_addrs, 0, sizeof(rcpt_addrs));
   problems[0] = '\0';
-  audit_init(&audit, info, req->sign, req->encrypt);
+  audit_init(&audit, info, SMIME__V1__DIRECTION__DIRECTION_OUTGOING);
+  if (req->sign) {
+    audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_SIGN);
+  }
+  if (req->encrypt) {
+    audit_add_operation(&audit, SMIME__V1__OPERATION__OPERATION_ENCRYPT);
+  }
 
   if (!req->sign && !req->encrypt) {
     status_set(err, STATUS_INVALID_ARGUMENT, "nothing to do: set sign, encrypt or both");
@@ -595,7 +519,7 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
   }
   /* The entry is committed before the answer leaves: a protected message without
    * its log entry is never handed out. */
-  if (!audit_write(app, &audit, 1, &resp->log_entry_id, err)) {
+  if (!audit_write(app, NULL, &audit, 1, &resp->log_entry_id, err)) {
     goto out;
   }
   take_bytes(&resp->message, result);
