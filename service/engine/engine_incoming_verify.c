@@ -1,16 +1,4 @@
-/* engine_incoming.c: engine operations of incoming mail (DecryptVerify).
- *
- * The front walks a message one layer at a time (incoming.proto); the engine is
- * stateless, so each request carries the entity of the layer concerned and this file
- * parses it again (MIME, then CMS) every time. Everything untrusted is parsed here:
- * the front only ever sees identifiers, verdicts and entity bytes.
- *
- * open_layer:      what the entity is and what the front must look up.
- * verify_layer:    the signed layer's verdicts: cms_verify answers the cryptographic
- *                  question, signer_verdict below trust, dates, weak algorithms and
- *                  the sender.
- * decrypt_layer:   the enveloped layer's plaintext with a content key from the keystore.
- * assemble_opened: the original outer header around the innermost entity. */
+/* engine_incoming_verify.c: verify_layer (see engine_incoming.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -24,416 +12,13 @@
 
 #include "service/cms/cms_decrypt.h"
 #include "service/cms/cms_verify.h"
-#include "service/engine/engine_ops.h"
+#include "service/engine/engine_incoming.h"
 #include "service/mime/mime_address.h"
 #include "service/mime/mime_build.h"
 #include "service/mime/mime_parse.h"
 #include "service/mime/mime_smime.h"
 #include "service/x509/cert_info.h"
 #include "smime/v1/message.pb-c.h"
-
-/* MAX_WANTED_SUBJECTS bounds the issuer Names reported for one signed layer. */
-#define MAX_WANTED_SUBJECTS 64
-
-/* incoming_copy_bytes sets |out| to a copy of |len| bytes of |p| in |arena| (a valid
- * pointer even for none, as protobuf-c wants). */
-static int incoming_copy_bytes(ARENA *arena, ProtobufCBinaryData *out, const uint8_t *p,
-                        size_t len) {
-  out->data = arena_memdup(arena, p != NULL ? p : (const uint8_t *)"", len);
-  out->len = len;
-  return out->data != NULL;
-}
-
-static int oom(STATUS *err) {
-  return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-}
-
-/* LAYER_INPUT is an entity taken apart down to its CMS object. */
-typedef struct layer_input_st {
-  MIME_TREE *tree;
-  MIME_SMIME_KIND kind;
-  MIME_SIGNED *sig;   /* kind SIGNED */
-  MIME_PKCS7 *p7;     /* kind PKCS7 */
-  STATUS why;         /* when the MIME side is malformed: how */
-  int malformed;
-} LAYER_INPUT;
-
-static void layer_input_cleanup(LAYER_INPUT *in) {
-  mime_signed_free(in->sig);
-  mime_pkcs7_free(in->p7);
-  mime_tree_free(in->tree);
-  memset(in, 0, sizeof(*in));
-}
-
-/* layer_input_open parses |entity| and decodes its S/MIME part. A broken S/MIME part is
- * not a failure (|malformed| with |why|): only limits and memory are. */
-static int layer_input_open(const ProtobufCBinaryData *entity, LAYER_INPUT *in,
-                            STATUS *err) {
-  MIME_CMS_TYPE declared = MIME_CMS_UNKNOWN;
-  memset(in, 0, sizeof(*in));
-  in->tree = mime_parse(entity->data, entity->len, NULL, err);
-  if (in->tree == NULL) {
-    return 0;
-  }
-  in->kind = mime_smime_classify(mime_tree_root(in->tree), &declared);
-  if (in->kind == MIME_SMIME_SIGNED) {
-    in->sig = mime_signed_new(mime_tree_root(in->tree), &in->why);
-    in->malformed = in->sig == NULL;
-  } else if (in->kind == MIME_SMIME_PKCS7) {
-    in->p7 = mime_pkcs7_new(mime_tree_root(in->tree), &in->why);
-    in->malformed = in->p7 == NULL;
-  }
-  return 1;
-}
-
-/* layer_kind_of says which layer kind a pkcs7-mime object is: enveloped when declared or
- * sniffed so, certs-only, else signed (an unknown object is reported as a malformed
- * signed layer). */
-static Smime__Ipc__LayerKind layer_kind_of(const LAYER_INPUT *in) {
-  if (in->kind == MIME_SMIME_NONE) {
-    return SMIME__IPC__LAYER_KIND__LAYER_KIND_NONE;
-  }
-  if (in->kind == MIME_SMIME_SIGNED || in->p7 == NULL) {
-    return SMIME__IPC__LAYER_KIND__LAYER_KIND_SIGNED;
-  }
-  switch (in->p7->type) {
-    case MIME_CMS_ENVELOPED_DATA:
-      return SMIME__IPC__LAYER_KIND__LAYER_KIND_ENVELOPED;
-    case MIME_CMS_AUTH_ENVELOPED_DATA:
-      return SMIME__IPC__LAYER_KIND__LAYER_KIND_AUTH_ENVELOPED;
-    case MIME_CMS_CERTS_ONLY:
-      return SMIME__IPC__LAYER_KIND__LAYER_KIND_CERTS_ONLY;
-    default:
-      return SMIME__IPC__LAYER_KIND__LAYER_KIND_SIGNED;
-  }
-}
-
-/* signed_der returns the SignedData bytes of a signed layer. */
-static void signed_der(const LAYER_INPUT *in, const uint8_t **der, size_t *len) {
-  if (in->sig != NULL) {
-    *der = in->sig->signature;
-    *len = in->sig->signature_len;
-  } else {
-    *der = in->p7->der;
-    *len = in->p7->der_len;
-  }
-}
-
-static Smime__Ipc__CmsIdentifier *identifier_new(ARENA *arena, const uint8_t *issuer,
-                                                 size_t issuer_len, const uint8_t *serial,
-                                                 size_t serial_len, const uint8_t *ski,
-                                                 size_t ski_len) {
-  Smime__Ipc__CmsIdentifier *id = arena_alloc(arena, sizeof(*id));
-  if (id == NULL) {
-    return NULL;
-  }
-  smime__ipc__cms_identifier__init(id);
-  if (!incoming_copy_bytes(arena, &id->issuer_der, issuer, issuer_len) ||
-      !incoming_copy_bytes(arena, &id->serial_der, serial, serial_len) ||
-      !incoming_copy_bytes(arena, &id->subject_key_id, ski, ski_len)) {
-    return NULL;
-  }
-  return id;
-}
-
-/* add_wanted appends |name| to the wanted subjects unless it is there already. */
-static int add_wanted(ARENA *arena, Smime__Ipc__EngineOpenLayerResponse *r, const uint8_t *name,
-                      size_t len) {
-  if (len == 0 || r->n_wanted_subjects >= MAX_WANTED_SUBJECTS) {
-    return 1;
-  }
-  for (size_t i = 0; i < r->n_wanted_subjects; i++) {
-    if (r->wanted_subjects[i].len == len && memcmp(r->wanted_subjects[i].data, name, len) == 0) {
-      return 1;
-    }
-  }
-  return incoming_copy_bytes(arena, &r->wanted_subjects[r->n_wanted_subjects++], name, len);
-}
-
-/* open_signed fills |r| for a signed layer: the signers' identifiers and the issuer
- * Names of the carried certificates and signers. */
-static int open_signed(ARENA *arena, const LAYER_INPUT *in, Smime__Ipc__EngineOpenLayerResponse *r,
-                       STATUS *err) {
-  const uint8_t *der;
-  size_t der_len;
-  CMS_VERIFY_RESULT *res = NULL;
-  STATUS why;
-  int ok = 0;
-  r->detached = in->sig != NULL;
-  signed_der(in, &der, &der_len);
-  if (!cms_verify(der, der_len, in->sig != NULL ? in->sig->canonical : NULL,
-                  in->sig != NULL ? in->sig->canonical_len : 0, NULL, 0, &res, &why)) {
-    r->malformed = 1;
-    r->reason = arena_strdup(arena, why.message);
-    return r->reason != NULL ? 1 : oom(err);
-  }
-  r->signer_ids = arena_alloc(arena, (res->num_signers + 1) * sizeof(*r->signer_ids));
-  r->wanted_subjects = arena_alloc(arena, MAX_WANTED_SUBJECTS * sizeof(*r->wanted_subjects));
-  if (r->signer_ids == NULL || r->wanted_subjects == NULL) {
-    oom(err);
-    goto out;
-  }
-  for (size_t i = 0; i < res->num_signers; i++) {
-    const CMS_SIGNER_RESULT *s = &res->signers[i];
-    Smime__Ipc__CmsIdentifier *id =
-        identifier_new(arena, s->sid_issuer.data, s->sid_issuer.len, s->sid_serial.data,
-                       s->sid_serial.len, s->sid_ski.data, s->sid_ski.len);
-    if (id == NULL || !add_wanted(arena, r, s->sid_issuer.data, s->sid_issuer.len)) {
-      oom(err);
-      goto out;
-    }
-    r->signer_ids[r->n_signer_ids++] = id;
-  }
-  for (size_t i = 0; i < res->num_certs; i++) {
-    STATUS ignored;
-    CERT_INFO *ci = cert_info_new(res->certs[i].data, res->certs[i].len, &ignored);
-    if (ci == NULL) {
-      continue;
-    }
-    int added = add_wanted(arena, r, ci->issuer_der, ci->issuer_der_len);
-    cert_info_free(ci);
-    if (!added) {
-      oom(err);
-      goto out;
-    }
-  }
-  ok = 1;
-
-out:
-  cms_verify_result_free(res);
-  return ok;
-}
-
-/* unwrap_params_new converts |u| (pointing into an envelope) into IPC form. */
-static Smime__Ipc__UnwrapParams *unwrap_params_new(ARENA *arena, const CMS_UNWRAP_REQUEST *u) {
-  Smime__Ipc__UnwrapParams *p = arena_alloc(arena, sizeof(*p));
-  if (p == NULL) {
-    return NULL;
-  }
-  smime__ipc__unwrap_params__init(p);
-  p->method = (uint32_t)u->method;
-  p->cek_len = (uint32_t)u->cek_len;
-  p->oaep_md = (uint32_t)u->oaep_md;
-  p->mgf1_md = (uint32_t)u->mgf1_md;
-  p->kdf_md = (uint32_t)u->kdf_md;
-  p->kek_len = (uint32_t)u->kek_len;
-  if (!incoming_copy_bytes(arena, &p->encrypted_key, u->encrypted_key.data, u->encrypted_key.len) ||
-      !incoming_copy_bytes(arena, &p->oaep_label, u->oaep_label.data, u->oaep_label.len) ||
-      !incoming_copy_bytes(arena, &p->peer_point, u->peer_point.data, u->peer_point.len) ||
-      !incoming_copy_bytes(arena, &p->shared_info, u->shared_info.data, u->shared_info.len)) {
-    return NULL;
-  }
-  return p;
-}
-
-/* v1_cipher maps a CMS_CIPHER_* to smime.v1.ContentCipher (AES-192-GCM has no number:
- * UNSPECIFIED, and the name says it). */
-static uint32_t v1_cipher(int cipher) {
-  switch (cipher) {
-    case CMS_CIPHER_AES128_CBC:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES128_CBC;
-    case CMS_CIPHER_AES192_CBC:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES192_CBC;
-    case CMS_CIPHER_AES256_CBC:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES256_CBC;
-    case CMS_CIPHER_AES128_GCM:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES128_GCM;
-    case CMS_CIPHER_AES256_GCM:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_AES256_GCM;
-    case CMS_CIPHER_DES_EDE3_CBC:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_DES_EDE3_CBC;
-    default:
-      return SMIME__V1__CONTENT_CIPHER__CONTENT_CIPHER_UNSPECIFIED;
-  }
-}
-
-/* open_enveloped fills |r| for an enveloped layer: cipher and recipients. */
-static int open_enveloped(ARENA *arena, const LAYER_INPUT *in,
-                          Smime__Ipc__EngineOpenLayerResponse *r, STATUS *err) {
-  CMS_ENVELOPE *env = NULL;
-  STATUS why;
-  int ok = 0;
-  if (!cms_envelope_parse(in->p7->der, in->p7->der_len, &env, &why)) {
-    r->malformed = 1;
-    r->reason = arena_strdup(arena, why.message);
-    return r->reason != NULL ? 1 : oom(err);
-  }
-  r->kind = env->auth ? SMIME__IPC__LAYER_KIND__LAYER_KIND_AUTH_ENVELOPED
-                      : SMIME__IPC__LAYER_KIND__LAYER_KIND_ENVELOPED;
-  r->cipher = v1_cipher(env->cipher);
-  r->cipher_name = arena_strdup(arena, env->cipher != CMS_CIPHER_NONE
-                                           ? cms_cipher_name(env->cipher)
-                                           : env->cipher_oid);
-  r->recipients = arena_alloc(arena, (env->num_recipients + 1) * sizeof(*r->recipients));
-  if (r->cipher_name == NULL || r->recipients == NULL) {
-    oom(err);
-    goto out;
-  }
-  for (size_t i = 0; i < env->num_recipients; i++) {
-    const CMS_RECIPIENT_INFO *ri = &env->recipients[i];
-    CMS_UNWRAP_REQUEST u;
-    Smime__Ipc__RecipientEntry *e = arena_alloc(arena, sizeof(*e));
-    if (e == NULL) {
-      oom(err);
-      goto out;
-    }
-    smime__ipc__recipient_entry__init(e);
-    e->index = (uint32_t)i;
-    e->rid = identifier_new(arena, ri->rid_issuer.data, ri->rid_issuer.len, ri->rid_serial.data,
-                            ri->rid_serial.len, ri->rid_ski.data, ri->rid_ski.len);
-    if (e->rid == NULL) {
-      oom(err);
-      goto out;
-    }
-    if (cms_envelope_unwrap_request(env, i, &u, &why)) {
-      e->supported = 1;
-      e->unwrap = unwrap_params_new(arena, &u);
-      e->reason = arena_strdup(arena, "");
-    } else {
-      e->reason = arena_strdup(arena, why.message);
-    }
-    if (e->reason == NULL || (e->supported && e->unwrap == NULL)) {
-      oom(err);
-      goto out;
-    }
-    r->recipients[r->n_recipients++] = e;
-  }
-  ok = 1;
-
-out:
-  cms_envelope_free(env);
-  return ok;
-}
-
-/* parse_date reads an RFC 5322 date-time ("Mon, 26 Jan 2026 14:38:03 +0000", the day
- * name optional, obsolete zone names read as UTC) into Unix seconds. */
-static int parse_date(const char *value, int64_t *out) {
-  struct tm tm;
-  const char *p = value, *rest;
-  long off = 0;
-  *out = 0;
-  while (*p == ' ' || *p == '\t') {
-    p++;
-  }
-  if (strchr(p, ',') != NULL) {
-    p = strchr(p, ',') + 1;
-  }
-  memset(&tm, 0, sizeof(tm));
-  rest = strptime(p, " %d %b %Y %H:%M", &tm);
-  if (rest == NULL) {
-    return 0;
-  }
-  if (*rest == ':') {
-    const char *sec = strptime(rest, ":%S", &tm);
-    if (sec == NULL) {
-      return 0;
-    }
-    rest = sec;
-  }
-  while (*rest == ' ') {
-    rest++;
-  }
-  if ((rest[0] == '+' || rest[0] == '-') && strlen(rest) >= 5) {
-    int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
-    int mm = (rest[3] - '0') * 10 + (rest[4] - '0');
-    off = (hh * 60L + mm) * 60L * (rest[0] == '-' ? -1 : 1);
-  }
-  *out = (int64_t)timegm(&tm) - off;
-  return 1;
-}
-
-/* message_facts fills the Message-ID and the From and Sender addresses of |msg|. */
-static int message_facts(ARENA *arena, const MIME_ENTITY *msg,
-                         Smime__Ipc__EngineOpenLayerResponse *r, STATUS *err) {
-  MIME_ADDRESS_LIST *l = mime_address_list_new();
-  const char *mid = mime_entity_header(msg, "Message-ID");
-  char *bare = NULL;
-  int ok = 0;
-  if (l == NULL) {
-    return oom(err);
-  }
-  if (!mime_address_from_header(l, msg, "From", err) ||
-      !mime_address_from_header(l, msg, "Sender", err)) {
-    goto out;
-  }
-  if (mid != NULL) {
-    bare = mime_message_id(mid);
-  }
-  const char *date = mime_entity_header(msg, "Date");
-  if (date != NULL && parse_date(date, &r->date)) {
-    r->has_date = 1;
-  }
-  r->message_id = arena_strdup(arena, bare != NULL ? bare : "");
-  r->senders = arena_alloc(arena, (l->num + 1) * sizeof(char *));
-  if (r->message_id == NULL || r->senders == NULL) {
-    oom(err);
-    goto out;
-  }
-  for (size_t i = 0; i < l->num; i++) {
-    r->senders[i] = arena_strdup(arena, l->addrs[i].addr);
-    if (r->senders[i] == NULL) {
-      oom(err);
-      goto out;
-    }
-  }
-  r->n_senders = l->num;
-  ok = 1;
-
-out:
-  free(bare);
-  mime_address_list_free(l);
-  return ok;
-}
-
-int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
-                         Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineOpenLayerRequest *q = req->open_layer;
-  Smime__Ipc__EngineOpenLayerResponse *r = arena_alloc(arena, sizeof(*r));
-  LAYER_INPUT in;
-  int ok = 0;
-  memset(&in, 0, sizeof(in));
-  if (r == NULL) {
-    return oom(err);
-  }
-  smime__ipc__engine_open_layer_response__init(r);
-  if (!layer_input_open(&q->entity, &in, err)) {
-    goto out;
-  }
-  if (q->top && !message_facts(arena, mime_tree_root(in.tree), r, err)) {
-    goto out;
-  }
-  r->kind = layer_kind_of(&in);
-  if (in.malformed) {
-    r->malformed = 1;
-    r->reason = arena_strdup(arena, in.why.message);
-    if (r->reason == NULL) {
-      oom(err);
-      goto out;
-    }
-  } else if (r->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_SIGNED) {
-    if (in.p7 != NULL && in.p7->type != MIME_CMS_SIGNED_DATA) {
-      r->malformed = 1;
-      r->reason = arena_strdup(arena, in.p7->type == MIME_CMS_UNKNOWN
-                                          ? "the S/MIME part holds no CMS object this "
-                                            "service recognises"
-                                          : "this CMS content type is not supported");
-    } else if (!open_signed(arena, &in, r, err)) {
-      goto out;
-    }
-  } else if (r->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_ENVELOPED ||
-             r->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_AUTH_ENVELOPED) {
-    if (!open_enveloped(arena, &in, r, err)) {
-      goto out;
-    }
-  }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_OPEN_LAYER;
-  resp->open_layer = r;
-  ok = 1;
-
-out:
-  layer_input_cleanup(&in);
-  return ok;
-}
 
 /* FUTURE_SKEW_SECONDS is how far a signing time may lie ahead of our clock (the
  * sender's clock may be off) before the signature is refused as dated in the future. */
@@ -549,7 +134,7 @@ static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
   t->carried = sk_X509_new_null();
   if (t->anchors == NULL || t->carried == NULL) {
     trust_cleanup(t);
-    return oom(err);
+    return incoming_oom(err);
   }
   for (size_t i = 0; i < q->n_store_certificates; i++) {
     X509 *x = x509_from_der(q->store_certificates[i].data, q->store_certificates[i].len);
@@ -564,7 +149,7 @@ static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
     if (x != NULL && !sk_X509_push(t->carried, x)) {
       X509_free(x);
       trust_cleanup(t);
-      return oom(err);
+      return incoming_oom(err);
     }
   }
   ERR_clear_error();
@@ -687,7 +272,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
   int ok = 0;
   comment[0] = '\0';
   if (v == NULL) {
-    oom(err);
+    incoming_oom(err);
     return NULL;
   }
   smime__ipc__signer_verdict__init(v);
@@ -700,7 +285,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
     ci = cert_info_new(s->cert.data, s->cert.len, &ignored);
     leaf = x509_from_der(s->cert.data, s->cert.len);
     if (ci != NULL && (v->certificate = facts_new(arena, ci)) == NULL) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
   }
@@ -721,7 +306,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
                                          s->sid_serial.data, s->sid_serial.len,
                                          s->sid_ski.data, s->sid_ski.len);
       if (v->missing_signer == NULL) {
-        oom(err);
+        incoming_oom(err);
         goto out;
       }
       goto done;
@@ -790,7 +375,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
     note(comment, sizeof(comment),
          "no chain to a certificate imported by an admin (%s)", X509_verify_cert_error_string(e));
     if (!set_missing(arena, v, ci, top)) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
   }
@@ -824,7 +409,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
 done:
   v->comment = arena_strdup(arena, comment);
   if (v->comment == NULL) {
-    oom(err);
+    incoming_oom(err);
     goto out;
   }
   ok = 1;
@@ -867,7 +452,7 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   memset(&in, 0, sizeof(in));
   memset(&trust, 0, sizeof(trust));
   if (r == NULL) {
-    return oom(err);
+    return incoming_oom(err);
   }
   smime__ipc__engine_verify_layer_response__init(r);
   if (!layer_input_open(&q->entity, &in, err)) {
@@ -886,14 +471,14 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
     if (r->malformed_reason == NULL ||
         (r->detached && root->num_children > 0 &&
          !set_inner(arena, r, root->children[0].whole.ptr, root->children[0].whole.len))) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
     goto done;
   }
   store = calloc(q->n_store_certificates + 1, sizeof(*store));
   if (store == NULL) {
-    oom(err);
+    incoming_oom(err);
     goto out;
   }
   for (size_t i = 0; i < q->n_store_certificates; i++) {
@@ -913,7 +498,7 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
     r->malformed_reason = arena_strdup(arena, why.message);
     if (r->malformed_reason == NULL ||
         (r->detached && !set_inner(arena, r, in.sig->content_bytes, in.sig->content_len))) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
     goto done;
@@ -928,16 +513,16 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   }
   if (in.sig != NULL) {
     if (!set_inner(arena, r, in.sig->content_bytes, in.sig->content_len)) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
   } else if (res->has_content && !set_inner(arena, r, res->content.data, res->content.len)) {
-    oom(err);
+    incoming_oom(err);
     goto out;
   }
   r->signers = arena_alloc(arena, (res->num_signers + 1) * sizeof(*r->signers));
   if (r->signers == NULL) {
-    oom(err);
+    incoming_oom(err);
     goto out;
   }
   if (!trust_init(&trust, q, res, err)) {
@@ -953,7 +538,7 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   if (res->num_signers == 0) {
     r->malformed_reason = arena_strdup(arena, "the SignedData has no signer");
     if (r->malformed_reason == NULL) {
-      oom(err);
+      incoming_oom(err);
       goto out;
     }
   }
@@ -969,83 +554,5 @@ out:
   trust_cleanup(&trust);
   free(store);
   layer_input_cleanup(&in);
-  return ok;
-}
-
-int engine_op_decrypt_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
-                            Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineDecryptLayerRequest *q = req->decrypt_layer;
-  Smime__Ipc__EngineDecryptLayerResponse *r = arena_alloc(arena, sizeof(*r));
-  CMS_ENVELOPE *env = NULL;
-  uint8_t *plain = NULL;
-  size_t plain_len = 0;
-  LAYER_INPUT in;
-  STATUS why;
-  int ok = 0;
-  memset(&in, 0, sizeof(in));
-  if (r == NULL) {
-    return oom(err);
-  }
-  smime__ipc__engine_decrypt_layer_response__init(r);
-  if (!layer_input_open(&q->entity, &in, err)) {
-    goto out;
-  }
-  if (in.p7 == NULL || !cms_envelope_parse(in.p7->der, in.p7->der_len, &env, &why)) {
-    status_set(err, STATUS_INVALID_ARGUMENT, "decrypt_layer: the entity is not enveloped");
-    goto out;
-  }
-  if (q->recipient_index >= env->num_recipients) {
-    status_set(err, STATUS_INVALID_ARGUMENT, "decrypt_layer: no recipient %u",
-               q->recipient_index);
-    goto out;
-  }
-  r->key_transport = (uint32_t)env->recipients[q->recipient_index].method;
-  if (q->cek.len > 0 &&
-      cms_envelope_decrypt(env, q->cek.data, q->cek.len, &plain, &plain_len, &why)) {
-    r->decrypted = 1;
-    if (!incoming_copy_bytes(arena, &r->inner, plain, plain_len)) {
-      oom(err);
-      goto out;
-    }
-  }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER;
-  resp->decrypt_layer = r;
-  ok = 1;
-
-out:
-  if (plain != NULL) {
-    OPENSSL_cleanse(plain, plain_len);
-    OPENSSL_free(plain);
-  }
-  cms_envelope_free(env);
-  layer_input_cleanup(&in);
-  return ok;
-}
-
-int engine_op_assemble_opened(ARENA *arena, const Smime__Ipc__EngineRequest *req,
-                              Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineAssembleOpenedRequest *q = req->assemble_opened;
-  Smime__Ipc__EngineAssembleOpenedResponse *r = arena_alloc(arena, sizeof(*r));
-  uint8_t *out = NULL;
-  size_t out_len = 0;
-  int ok = 0;
-  if (r == NULL) {
-    return oom(err);
-  }
-  smime__ipc__engine_assemble_opened_response__init(r);
-  if (!mime_build_replace_content(q->message.data, q->message.len, q->entity.data,
-                                  q->entity.len, NULL, &out, &out_len, err)) {
-    goto out;
-  }
-  if (!incoming_copy_bytes(arena, &r->message, out, out_len)) {
-    oom(err);
-    goto out;
-  }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED;
-  resp->assemble_opened = r;
-  ok = 1;
-
-out:
-  free(out);
   return ok;
 }
