@@ -6,21 +6,83 @@
  * answers one EngineResponse with the same request_id. The engine is stateless and
  * trusts its peer only as far as the framing: any protocol violation (bad frame type,
  * undecodable or oversized body, a request with no body) ends the process with status
- * 1, and the front restarts it. End of stream ends it with status 0. */
+ * 1, and the front restarts it. End of stream ends it with status 0.
+ *
+ * Before the first request main confines the process (service/sandbox): resource
+ * limits, then a seccomp allowlist (kEngineSyscalls), and before each request a CPU
+ * budget (ENGINE_CPU_SECONDS). A request that breaks any of them kills the engine; the
+ * pool answers that call UNAVAILABLE and starts a fresh engine. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "service/common/log.h"
 #include "service/common/status.h"
 #include "service/engine/engine_ops.h"
 #include "service/ipc/arena.h"
 #include "service/ipc/frame.h"
+#include "service/sandbox/sandbox.h"
 #include "smime/ipc/ipc.pb-c.h"
+
+/* ENGINE_CPU_SECONDS is each request's CPU budget. The costliest legitimate request,
+ * signing and encrypting a 44 MiB message (the largest whose result fits a 64 MiB
+ * frame), takes 5 s of engine CPU on the 2-core test machine
+ * (tests/faults:hardening_test); 30 s leaves room for slower machines and still stops
+ * a hostile message that would hold the engine forever, well before the front's own
+ * 60 s cap on any worker call. */
+#define ENGINE_CPU_SECONDS 30
+
+/* ENGINE_ADDRESS_SPACE bounds the engine's virtual memory (RLIMIT_AS). A request holds
+ * a frame of up to 64 MiB and a few copies of it (decoded body, MIME tree, CMS output,
+ * response frame): measured, VmPeak is 294 MB for a 44 MiB sign+encrypt, so about
+ * 7 x the message. 1 GiB leaves three times that; an allocation beyond it fails (the
+ * handler answers an error) instead of pushing the machine into swap or the OOM
+ * killer. */
+#define ENGINE_ADDRESS_SPACE ((rlim_t)1 << 30)
+
+/* ENGINE_MAX_FDS is RLIMIT_NOFILE: descriptors 0-3 are all the engine ever has (the pool
+ * opens no others, and seccomp forbids opening more). */
+#define ENGINE_MAX_FDS 4
+
+/* kEngineSyscalls is the engine's seccomp allowlist, found by running the end-to-end
+ * suites under strace -f and reading the engine's calls after its first request:
+ *   recvfrom, sendto, poll, ppoll: the frame loop (recv, send with MSG_NOSIGNAL,
+ *     poll);
+ *   read, write, writev: stdio on stderr (log lines) and libc fallbacks;
+ *   brk, mmap, munmap, mremap, madvise, mprotect: malloc (mmap and mprotect never with
+ *     PROT_EXEC: no new executable memory);
+ *   futex: libc locks (stdio);
+ *   getrandom: BoringSSL's RNG (content-encryption keys, IVs) and MIME boundaries;
+ *   clock_gettime, gettimeofday, time: fallbacks of the vDSO;
+ *   getpid: log lines and BoringSSL's fork detection;
+ *   getrusage, prlimit64: the per-request CPU budget (sandbox_cpu_budget);
+ *   sysinfo: glibc's qsort sizes its buffer against physical memory;
+ *   rt_sigreturn, restart_syscall: signal and restart plumbing of the kernel;
+ *   exit, exit_group: the end.
+ * Everything else (open, socket, connect, fork, execve, kill, ptrace...) kills. */
+static const int kEngineSyscalls[] = {
+    SYS_recvfrom, SYS_sendto, SYS_ppoll, SYS_read, SYS_write, SYS_writev,
+    SYS_brk, SANDBOX_NO_EXEC_MAPPING | SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise,
+    SANDBOX_NO_EXEC_MAPPING | SYS_mprotect, SYS_futex, SYS_getrandom, SYS_clock_gettime,
+    SYS_gettimeofday, SYS_getpid, SYS_getrusage, SYS_prlimit64, SYS_sysinfo,
+    SYS_rt_sigreturn, SYS_restart_syscall, SYS_exit, SYS_exit_group,
+#ifdef SYS_poll
+    SYS_poll,
+#endif
+#ifdef SYS_time
+    SYS_time,
+#endif
+};
 
 /* kEngineOps is the dispatch table: one line per request oneof case. */
 static const struct engine_op {
@@ -101,6 +163,13 @@ static int serve_one(int fd) {
               rc == FRAME_IO ? ": " : "", rc == FRAME_IO ? strerror(errno) : "");
     exit(1);
   }
+  /* serve_one starts the request's CPU budget once the request is read: waiting for it
+   * costs nothing, decoding it is part of the work. */
+  STATUS budget_err;
+  if (!sandbox_cpu_budget(ENGINE_CPU_SECONDS, &budget_err)) {
+    log_error("%s; exiting", budget_err.message);
+    exit(1);
+  }
   Smime__Ipc__EngineRequest *req = (Smime__Ipc__EngineRequest *)msg;
   if (req->body_case == SMIME__IPC__ENGINE_REQUEST__BODY__NOT_SET) {
     log_error("request %llu has no body (or one this engine does not know); exiting",
@@ -148,6 +217,47 @@ static int serve_one(int fd) {
   return 1;
 }
 
+/* confine does what must happen before seccomp (the lazy start-up of libraries that
+ * would open files later), then sets the limits and installs the filter. A failure is
+ * fatal: an engine that is meant to be confined must not parse hostile input
+ * unconfined. */
+static int confine(void) {
+  STATUS err;
+  status_clear(&err);
+  /* confine loads the time zone now: glibc reads /etc/localtime on the first gmtime_r
+   * or timegm, which the engine calls for certificate and Date checks. */
+  tzset();
+  /* confine seeds BoringSSL's RNG now, while it could still open /dev/urandom if the
+   * kernel lacked getrandom. */
+  uint8_t warm[16];
+  if (!RAND_bytes(warm, sizeof(warm))) {
+    log_error("BoringSSL's random number generator failed; exiting");
+    return 0;
+  }
+  /* confine makes the engine undumpable like the keystore: it holds decrypted content
+   * and content-encryption keys, which must reach neither core files nor a same-uid
+   * debugger. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    log_warn("prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+  }
+  struct rlimit core = {0, 0};
+  /* confine leaves RLIMIT_FSIZE alone: stderr may be the daemon's log file, and a
+   * write past the limit would kill the engine with SIGXFSZ. RLIMIT_NPROC 0 is
+   * redundant with seccomp (no fork, no clone) and ignored for root, but costs
+   * nothing. */
+  if (setrlimit(RLIMIT_CORE, &core) != 0 ||
+      !sandbox_limit(RLIMIT_AS, ENGINE_ADDRESS_SPACE, &err) ||
+      !sandbox_limit(RLIMIT_NOFILE, ENGINE_MAX_FDS, &err) ||
+      !sandbox_limit(RLIMIT_NPROC, 0, &err) ||
+      !sandbox_seccomp(kEngineSyscalls, sizeof(kEngineSyscalls) / sizeof(kEngineSyscalls[0]),
+                       &err)) {
+    log_error("cannot confine the engine: %s; exiting",
+              err.message[0] != '\0' ? err.message : strerror(errno));
+    return 0;
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   log_set_program("smime-engine");
   int fd = 3;
@@ -172,6 +282,9 @@ int main(int argc, char **argv) {
   }
   /* main keeps the socket out of anything this process might exec (nothing, today). */
   fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (!confine()) {
+    return 1;
+  }
   while (serve_one(fd)) {
   }
   return 0;

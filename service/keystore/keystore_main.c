@@ -11,7 +11,13 @@
  * the first request, whatever it is, with an Error (FAILED_PRECONDITION, naming the file
  * and the problem) and exits 1, so that the front can tell the operator why. Otherwise
  * it serves KeystoreRequests one at a time; any protocol violation exits 1, end of
- * stream exits 0, and both wipe the KEK first. */
+ * stream exits 0, and both wipe the KEK first.
+ *
+ * Once the KEK is loaded, and before the first request is read, main installs a seccomp
+ * allowlist (kKeystoreSyscalls, service/sandbox): from then on the keystore can only
+ * talk over its socket, write to stderr, allocate memory and draw random numbers; no
+ * file, socket, process or signal-sending call. A violation kills it (SIGSYS); the pool
+ * restarts it with the same KEK file and fails that call UNAVAILABLE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,9 +26,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "service/common/log.h"
 #include "service/common/status.h"
@@ -30,7 +39,42 @@
 #include "service/ipc/frame.h"
 #include "service/keystore/kek.h"
 #include "service/keystore/keystore_ops.h"
+#include "service/sandbox/sandbox.h"
 #include "smime/ipc/ipc.pb-c.h"
+
+/* KEYSTORE_MAX_FDS is RLIMIT_NOFILE: descriptors 0-3 are all the keystore needs once
+ * the KEK file is read and closed. */
+#define KEYSTORE_MAX_FDS 4
+
+/* kKeystoreSyscalls is the keystore's seccomp allowlist, found by running the
+ * end-to-end suites under strace -f and reading the keystore's calls after its first
+ * request, plus its exit paths:
+ *   recvfrom, sendto, poll, ppoll: the frame loop;
+ *   read, write, writev: stdio on stderr (log lines);
+ *   brk, mmap, munmap, mremap, madvise, mprotect: malloc (never PROT_EXEC);
+ *   mlock, munlock: key pages (kek_free unlocks the KEK page on exit);
+ *   futex: libc locks;
+ *   getrandom: BoringSSL's RNG (ECDSA nonces, RSA blinding, wrapping IVs);
+ *   clock_gettime, gettimeofday, time: vDSO fallbacks; getpid: log lines and
+ *     BoringSSL's fork detection; sysinfo: glibc's qsort;
+ *   rt_sigreturn, rt_sigprocmask, restart_syscall: the SIGTERM handler and the final
+ *     SIGTERM block in main;
+ *   exit, exit_group: the end.
+ * Not allowed, among others: open, socket, connect, fork, execve, kill, ptrace,
+ * prctl, setrlimit. */
+static const int kKeystoreSyscalls[] = {
+    SYS_recvfrom, SYS_sendto, SYS_ppoll, SYS_read, SYS_write, SYS_writev,
+    SYS_brk, SANDBOX_NO_EXEC_MAPPING | SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise,
+    SANDBOX_NO_EXEC_MAPPING | SYS_mprotect, SYS_mlock, SYS_munlock, SYS_futex,
+    SYS_getrandom, SYS_clock_gettime, SYS_gettimeofday, SYS_getpid, SYS_sysinfo,
+    SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_restart_syscall, SYS_exit, SYS_exit_group,
+#ifdef SYS_poll
+    SYS_poll,
+#endif
+#ifdef SYS_time
+    SYS_time,
+#endif
+};
 
 /* kKeystoreOps is the dispatch table: one line per request oneof case. */
 static const struct keystore_op {
@@ -91,6 +135,32 @@ static void harden(void) {
   if (setrlimit(RLIMIT_CORE, &none) != 0) {
     log_warn("setrlimit(RLIMIT_CORE, 0): %s", strerror(errno));
   }
+}
+
+/* confine prepares what libraries would otherwise do lazily with files (time zone,
+ * RNG seeding), limits descriptors and processes, and installs the seccomp filter.
+ * A failure is fatal: the keystore must not hold keys unconfined. */
+static int confine(void) {
+  STATUS err;
+  status_clear(&err);
+  /* confine loads the time zone now: glibc reads /etc/localtime on the first gmtime_r,
+   * which every log line calls. */
+  tzset();
+  uint8_t warm[16];
+  if (!RAND_bytes(warm, sizeof(warm))) {
+    log_error("BoringSSL's random number generator failed; exiting");
+    return 0;
+  }
+  /* confine sets RLIMIT_NPROC 0 though seccomp already forbids fork: it is ignored for
+   * root, costs nothing otherwise. RLIMIT_FSIZE stays: stderr may be a log file. */
+  if (!sandbox_limit(RLIMIT_NOFILE, KEYSTORE_MAX_FDS, &err) ||
+      !sandbox_limit(RLIMIT_NPROC, 0, &err) ||
+      !sandbox_seccomp(kKeystoreSyscalls,
+                       sizeof(kKeystoreSyscalls) / sizeof(kKeystoreSyscalls[0]), &err)) {
+    log_error("cannot confine the keystore: %s; exiting", err.message);
+    return 0;
+  }
+  return 1;
 }
 
 static void log_frame_error(const char *what, int rc) {
@@ -236,9 +306,12 @@ int main(int argc, char **argv) {
     ks.kek = NULL;
   }
   if (ks.kek == NULL) {
-    /* main reports the problem to the front, which tells the operator. */
+    /* main reports the problem to the front, which tells the operator; confined too,
+     * since it still reads a request. */
     log_error("%s", kek_err.message);
-    serve_one(fd, &ks, &kek_err);
+    if (confine()) {
+      serve_one(fd, &ks, &kek_err);
+    }
     return 1;
   }
   if (created) {
@@ -251,6 +324,11 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_term;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
+  if (!confine()) {
+    g_kek = NULL;
+    kek_free(ks.kek);
+    return 1;
+  }
 
   int rc;
   while ((rc = serve_one(fd, &ks, NULL)) == 1) {

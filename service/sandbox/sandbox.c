@@ -1,0 +1,122 @@
+/* sandbox.c: see sandbox.h. */
+#include "service/sandbox/sandbox.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* SANDBOX_ARCH is the only ABI the filter lets through: a process could otherwise reach
+ * differently numbered system calls through the 32-bit entry points. */
+#if defined(__x86_64__)
+#define SANDBOX_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SANDBOX_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "service/sandbox: unsupported architecture"
+#endif
+
+/* X32_SYSCALL_BIT marks x32 system calls, which pass the AUDIT_ARCH_X86_64 check. */
+#define X32_SYSCALL_BIT 0x40000000u
+
+#define ARG_LOW(i) ((uint32_t)offsetof(struct seccomp_data, args[(i)]))
+
+int sandbox_seccomp(const int *allowed, size_t n, STATUS *err) {
+  int ret = 0;
+  /* sandbox_seccomp emits 5 instructions per call at most, plus a fixed prologue and
+   * epilogue; every jump is short and forward, so no offset exceeds the 8-bit fields. */
+  size_t cap = 8 + 5 * n;
+  struct sock_filter *prog = calloc(cap, sizeof(struct sock_filter));
+  if (prog == NULL) {
+    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "seccomp: out of memory");
+  }
+  size_t k = 0;
+  prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                           offsetof(struct seccomp_data, arch));
+  prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_ARCH, 1, 0);
+  prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+  prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                           offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+  prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1);
+  prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+#endif
+  for (size_t i = 0; i < n; i++) {
+    uint32_t nr = (uint32_t)allowed[i] & ~(uint32_t)SANDBOX_NO_EXEC_MAPPING;
+    if (allowed[i] & SANDBOX_NO_EXEC_MAPPING) {
+      /* The accumulator holds nr on every path that falls through to the next rule:
+       * only the matching path loads the argument, and it always returns. */
+      prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4);
+      prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(2));
+      prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 1);
+      prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+      prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    } else {
+      prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
+      prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    }
+  }
+  prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+  if (k > USHRT_MAX) {
+    status_set(err, STATUS_INTERNAL, "seccomp: filter too long (%zu instructions)", k);
+    goto out;
+  }
+  struct sock_fprog fprog = {.len = (unsigned short)k, .filter = prog};
+  /* sandbox_seccomp sets no_new_privs first: without CAP_SYS_ADMIN the kernel accepts a
+   * filter only then, and it also means no exec could ever gain privileges. */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    status_set(err, STATUS_INTERNAL, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+    goto out;
+  }
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+    status_set(err, STATUS_INTERNAL, "seccomp(SECCOMP_SET_MODE_FILTER): %s",
+               strerror(errno));
+    goto out;
+  }
+  ret = 1;
+
+out:
+  free(prog);
+  return ret;
+}
+
+int sandbox_limit(int resource, rlim_t value, STATUS *err) {
+  struct rlimit rl = {value, value};
+  if (setrlimit(resource, &rl) != 0) {
+    return status_set(err, STATUS_INTERNAL, "setrlimit(%d, %llu): %s", resource,
+                      (unsigned long long)value, strerror(errno));
+  }
+  return 1;
+}
+
+int sandbox_cpu_budget(unsigned seconds, STATUS *err) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) {
+    return status_set(err, STATUS_INTERNAL, "getrusage: %s", strerror(errno));
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_CPU, &rl) != 0) {
+    return status_set(err, STATUS_INTERNAL, "getrlimit(RLIMIT_CPU): %s", strerror(errno));
+  }
+  /* sandbox_cpu_budget rounds the time used up to the next second: RLIMIT_CPU counts
+   * whole seconds, so the budget is between |seconds| and |seconds| + 1. */
+  rlim_t used = (rlim_t)ru.ru_utime.tv_sec + (rlim_t)ru.ru_stime.tv_sec + 1;
+  rlim_t soft = used + seconds;
+  if (rl.rlim_max != RLIM_INFINITY && soft > rl.rlim_max) {
+    soft = rl.rlim_max;
+  }
+  rl.rlim_cur = soft;
+  if (setrlimit(RLIMIT_CPU, &rl) != 0) {
+    return status_set(err, STATUS_INTERNAL, "setrlimit(RLIMIT_CPU): %s", strerror(errno));
+  }
+  return 1;
+}
