@@ -48,7 +48,13 @@
  * 7 x the message. 1 GiB leaves three times that; an allocation beyond it fails (the
  * handler answers an error) instead of pushing the machine into swap or the OOM
  * killer. */
+#if defined(__SANITIZE_ADDRESS__)
+/* AddressSanitizer (bazel test --config=asan) reserves terabytes of shadow address
+ * space at start: no address-space limit under it. */
+#define ENGINE_ADDRESS_SPACE RLIM_INFINITY
+#else
 #define ENGINE_ADDRESS_SPACE ((rlim_t)1 << 30)
+#endif
 
 /* ENGINE_MAX_FDS is RLIMIT_NOFILE: descriptors 0-3 are all the engine ever has (the pool
  * opens no others, and seccomp forbids opening more). */

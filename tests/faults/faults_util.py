@@ -2,77 +2,22 @@
 /proc, and a pool of threads that keeps calls in flight while a fault is injected."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 
 import grpc
 
+import mail_fixture
 import smimed_fixture as fx
-
-MSG = "smime.v1.MessageService/"
-CERTS = "smime.v1.CertificateService/"
-
-# The helpers below (Pki, start, message, sign_encrypt) are a trimmed copy of
-# tests/outgoing/outgoing_util.py, which tests/outgoing does not export to other
-# packages.
-
-
-class Pki:
-    """Pki is make_pki.sh's output in a temporary directory."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="smimed-pki.")
-        subprocess.run([fx.runfile("tests/pki/make_pki.sh"), self.dir], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def read(self, name):
-        with open(self.path(name), "rb") as f:
-            return f.read()
-
-    def cleanup(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+from mail_fixture import CERTS, MSG, message, sign_encrypt  # noqa: F401
 
 
 def start(extra_args=(), names=("alice", "carol")):
-    """start returns (daemon, pki): a daemon with the test CAs and |names| with their
-    keys, its channel allowing 64 MiB both ways."""
-    pki = Pki()
-    d = fx.Daemon(extra_args=extra_args)
-    try:
-        d.start()
-        d.channel.close()
-        d.channel = grpc.insecure_channel(
-            d.addr, options=[("grpc.max_send_message_length", 64 << 20),
-                             ("grpc.max_receive_message_length", 64 << 20)])
-        fx.enable(d)
-        d.call(CERTS + "ImportCertificates", data=pki.read("inter.pem") + pki.read("root.pem"))
-        for name in names:
-            d.call(CERTS + "ImportCertificates",
-                   data=pki.read(name + ".pem") + pki.read(name + ".key"))
-    except BaseException:
-        d.cleanup()
-        pki.cleanup()
-        raise
-    return d, pki
-
-
-def message(body="Hello,\nyour ticket is solved.\n"):
-    lines = ["From: Alice <alice@example.com>", "To: carol@example.com",
-             "Subject: Ticket #42", "Date: Mon, 1 Jan 2024 10:00:00 +0000",
-             "Message-ID: <%s@helpdesk.example>" % os.urandom(6).hex(),
-             "Content-Type: text/plain; charset=utf-8", "", body]
-    return "\n".join(lines).encode()
-
-
-def sign_encrypt(d, msg, sign=False, encrypt=False, timeout=60):
-    return d.call(MSG + "SignEncrypt", timeout=timeout, message=msg, sign=sign,
-                  encrypt=encrypt)
+    """start returns (daemon, pki) with |names| imported with their keys and a channel
+    carrying 64 MiB messages both ways."""
+    return mail_fixture.start(extra_args=extra_args, names=names, without_keys=(),
+                              big_channel=True)
 
 
 def workers(d):
@@ -177,6 +122,11 @@ class Load:
     def count(self):
         with self.lock:
             return len(self.results)
+
+    def saw(self, code):
+        """saw says whether some call so far ended with |code|."""
+        with self.lock:
+            return any(r[2] == code for r in self.results)
 
 
 def codes(results):

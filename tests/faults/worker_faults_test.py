@@ -38,24 +38,28 @@ class WorkerFaultsTest(unittest.TestCase):
         self.d.cleanup()
         self.pki.cleanup()
 
-    def under_load(self, call, kill_kind, threads=6, settle=1.5, kills=2):
+    def under_load(self, call, kill_kind, threads=6, settle=1.5, kills=2, max_kills=40):
         """under_load runs call from |threads| threads, SIGKILLs every |kill_kind|
-        process |kills| times (waiting for its replacement in between), and returns the
-        outcomes, the pids killed, and the statuses of the calls that overlapped a
-        kill."""
+        process |kills| times (waiting for its replacement in between) and then again,
+        up to |max_kills|, until some call has seen a kill (a worker killed between two
+        requests is replaced before the next one, so that calls see nothing: a fast
+        keystore is mostly idle), and returns the outcomes, the pids killed, and the
+        statuses of the calls that overlapped a kill."""
         before = fu.wait_workers(self.d)
         load = fu.Load(call, threads).start()
         killed = []
         kill_times = []
         try:
             time.sleep(settle)
-            for _ in range(kills):
+            for n in range(max_kills):
+                if n >= kills and load.saw(UNAVAILABLE):
+                    break
                 w = fu.wait_workers(self.d, engines=len(before["smime-engine"]))
                 for pid in w[kill_kind]:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                 kill_times.append(time.time())
-                time.sleep(settle)
+                time.sleep(settle if n < kills else 0.3)
         finally:
             results = load.stop()
         overlapped = [r for r in results if any(r[0] <= k <= r[1] for k in kill_times)]

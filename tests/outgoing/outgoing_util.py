@@ -1,19 +1,12 @@
-"""outgoing_util: what the outgoing-mail tests share: a test PKI made by make_pki.sh
-imported into a fresh daemon, messages, and the OpenSSL 3 command line as referee."""
+"""outgoing_util: what the outgoing-mail tests share: mail_fixture (the test PKI in a
+fresh daemon, messages) and the OpenSSL 3 command line as referee."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 
-import smimed_fixture as fx
-
-MSG = "smime.v1.MessageService/"
-CERTS = "smime.v1.CertificateService/"
-LOGS = "smime.v1.LogService/"
-
-# Names of make_pki.sh leaves imported with their keys.
-WITH_KEYS = ("alice", "carol", "dave", "erin", "expired")
+import smimed_fixture as fx  # noqa: F401 (re-exported for the tests)
+from mail_fixture import (CERTS, LOGS, MSG, WITH_KEYS, Pki, message,  # noqa: F401
+                          options, sign_encrypt, start)
 
 
 def openssl(*args, data=None, check=True):
@@ -23,74 +16,6 @@ def openssl(*args, data=None, check=True):
         raise AssertionError("openssl %s failed:\n%s" % (" ".join(args),
                                                          r.stderr.decode("utf-8", "replace")))
     return r
-
-
-class Pki:
-    """Pki is make_pki.sh's output in a temporary directory."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="smimed-pki.")
-        subprocess.run([fx.runfile("tests/pki/make_pki.sh"), self.dir], check=True)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def read(self, name):
-        with open(self.path(name), "rb") as f:
-            return f.read()
-
-    def write(self, name, data):
-        with open(self.path(name), "wb") as f:
-            f.write(data)
-        return self.path(name)
-
-    def cleanup(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def start(extra_args=(), names=WITH_KEYS, without_keys=("subjmail",)):
-    """start returns (daemon, pki): a daemon with the test CAs, |names| with their keys
-    and |without_keys| as certificates only."""
-    pki = Pki()
-    d = fx.Daemon(extra_args=extra_args)
-    try:
-        d.start()
-        fx.enable(d)
-        d.call(CERTS + "ImportCertificates", data=pki.read("inter.pem") + pki.read("root.pem"))
-        for name in names:
-            d.call(CERTS + "ImportCertificates",
-                   data=pki.read(name + ".pem") + pki.read(name + ".key"))
-        for name in without_keys:
-            d.call(CERTS + "ImportCertificates", data=pki.read(name + ".pem"))
-    except BaseException:
-        d.cleanup()
-        pki.cleanup()
-        raise
-    return d, pki
-
-
-def message(frm="Alice <alice@example.com>", to="carol@example.com", cc=None, body=None,
-            subject="Ticket #42", extra=""):
-    lines = ["From: " + frm]
-    if to:
-        lines.append("To: " + to)
-    if cc:
-        lines.append("Cc: " + cc)
-    lines += ["Subject: " + subject, "Date: Mon, 1 Jan 2024 10:00:00 +0000",
-              "Message-ID: <%s@helpdesk.example>" % os.urandom(6).hex()]
-    if extra:
-        lines.append(extra)
-    lines += ["Content-Type: text/plain; charset=utf-8", "", body or "Hello,\nyour ticket is solved.\n"]
-    return "\n".join(lines).encode()
-
-
-def options(**kw):
-    return fx.protos().message("smime.v1.SignEncryptOptions")(**kw)
-
-
-def sign_encrypt(d, msg, sign=False, encrypt=False, timeout=60, recipients=(), **opts):
-    return d.call(MSG + "SignEncrypt", timeout=timeout, message=msg, sign=sign, encrypt=encrypt,
-                  recipients=list(recipients), options=options(**opts))
 
 
 def headers_of(msg):
