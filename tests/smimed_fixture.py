@@ -180,6 +180,40 @@ class Daemon:
             shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
 
 
+def free_port():
+    """free_port returns a TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tls_channel(target, ca_file, cert_file=None, key_file=None, server_name=None):
+    """tls_channel opens a TLS channel to target ("127.0.0.1:PORT") that trusts the PEM
+    CA in ca_file and presents the client certificate cert_file with key_file (both
+    None: no client certificate)."""
+    def read(path):
+        if path is None:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+    creds = grpc.ssl_channel_credentials(root_certificates=read(ca_file),
+                                         private_key=read(key_file),
+                                         certificate_chain=read(cert_file))
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    if server_name is not None:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(target, creds, options=options)
+
+
+def call_on(channel, full_method, timeout=30, **fields):
+    """call_on is Daemon.call on another channel (e.g. one from tls_channel)."""
+    path, req_cls, resp_cls = protos().method(full_method)
+    stub = channel.unary_unary(path, request_serializer=req_cls.SerializeToString,
+                               response_deserializer=resp_cls.FromString)
+    return stub(req_cls(**fields), timeout=timeout)
+
+
 def enable(daemon):
     daemon.call("smime.v1.SettingsService/UpdateSettings", enabled=True)
 

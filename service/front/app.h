@@ -64,6 +64,10 @@ int rpc_health_check(void *app, const CALL_INFO *info, const ProtobufCMessage *r
                      ProtobufCMessage **out_resp, STATUS *err);
 int rpc_reflection_info(void *app, const CALL_INFO *info, SERVER_CALL *call, STATUS *err);
 
+/* app_audit_denied writes an audit entry for a call refused for its caller's role
+ * (server.h denied_fn), so that refused attempts are on record with their caller. */
+void app_audit_denied(void *app, const CALL_INFO *info, const STATUS *st);
+
 /* precheck_enabled answers FAILED_PRECONDITION while the integration is disabled. */
 int precheck_enabled(void *app, const CALL_INFO *info, STATUS *err);
 

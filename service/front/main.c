@@ -37,6 +37,12 @@ typedef struct options_st {
   const char *socket_path;
   const char *listen;
   int insecure;
+  const char *tls_cert;
+  const char *tls_key;
+  const char *client_ca;
+  const char *role_from;
+  const char *admin_match;
+  const char *service_match;
   unsigned threads;
   unsigned engines;
   size_t max_message_size;
@@ -44,6 +50,7 @@ typedef struct options_st {
   const char *run_as;
   const char *engine_path;
   const char *keystore_path;
+  ROLE_MAP roles; /* from --role-from, --admin-match, --service-match */
 } OPTIONS;
 
 static const char kUsage[] =
@@ -65,9 +72,22 @@ static const char kUsage[] =
     "  --kek-file FILE          key-encryption key (32 bytes, or 64 hex digits), created\n"
     "                           if missing; default DIR/kek.key. Replicas must share it.\n"
     "  --socket PATH            Unix socket to listen on; default DIR/smimed.sock\n"
-    "  --listen HOST:PORT       also listen on TCP. This version serves TCP only in\n"
-    "                           plaintext on loopback, with --insecure (mutual TLS: to come)\n"
-    "  --insecure               allow --listen without TLS (loopback hosts only)\n"
+    "  --listen HOST:PORT       also listen on TCP, with mutual TLS: needs --tls-cert,\n"
+    "                           --tls-key and --client-ca (or --insecure on loopback)\n"
+    "  --tls-cert FILE          PEM certificate chain the server presents (leaf first)\n"
+    "  --tls-key FILE           PEM private key of --tls-cert\n"
+    "  --client-ca FILE         PEM CA certificate(s) that client certificates must chain\n"
+    "                           to; a client without such a certificate cannot connect\n"
+    "  --role-from uri|ou|cn    where a client certificate names its role (default uri):\n"
+    "                           uri: a subjectAltName URI; ou: an OU of the subject;\n"
+    "                           cn: the subject's CN\n"
+    "  --admin-match PATTERN    the value (fnmatch pattern: * ? [...]) that makes a\n"
+    "                           client an admin; default smimed:role:admin for uri,\n"
+    "                           smimed-admin for ou and cn\n"
+    "  --service-match PATTERN  likewise for the service role; default\n"
+    "                           smimed:role:service for uri, smimed-service for ou and cn\n"
+    "  --insecure               allow --listen without TLS (loopback hosts only); every\n"
+    "                           local user can then call it as admin\n"
     "  --threads N              calls handled at once (default 8)\n"
     "  --engines N              engine processes (default: one per core)\n"
     "  --max-message-size N     largest request in bytes, K or M suffix (default 32M);\n"
@@ -79,6 +99,13 @@ static const char kUsage[] =
     "  --keystore-path FILE     smime-keystore binary (default: beside smimed)\n"
     "  --version                print the version and exit\n"
     "  --help                   this text\n"
+    "\n"
+    "Roles: admin may call every RPC; service may call SignEncrypt, DecryptVerify,\n"
+    "GetSecurityOptions, ListLogs, ListRetryable, GetSettings, ListCertificates,\n"
+    "GetCertificate, ExportCertificate, health and reflection (README.md: the role\n"
+    "matrix). The Unix socket is admin. A certificate matching neither pattern is refused\n"
+    "every RPC with PERMISSION_DENIED. Example client certificate extension for the\n"
+    "default: subjectAltName = URI:smimed:role:service\n"
     "\n"
     "Stop with SIGTERM or SIGINT: calls in flight finish, then everything stops cleanly.\n"
     "Call it with smimectl, e.g.: smimectl --addr unix:DIR/smimed.sock get-settings\n";
@@ -124,12 +151,48 @@ static int is_loopback_listen(const char *addr) {
          strncmp(addr, "[::1]:", 6) == 0;
 }
 
+/* check_listen_options enforces: TCP is mutual TLS (all three files), or plaintext on
+ * loopback with --insecure; never a mix, so that no flag is silently ignored. */
+static int check_listen_options(const OPTIONS *o) {
+  int n_tls = (o->tls_cert != NULL) + (o->tls_key != NULL) + (o->client_ca != NULL);
+  if (o->listen == NULL) {
+    if (n_tls > 0 || o->insecure) {
+      fprintf(stderr, "smimed: --tls-cert, --tls-key, --client-ca and --insecure apply to "
+                      "--listen HOST:PORT, which is missing\n");
+      return 0;
+    }
+    return 1;
+  }
+  if (n_tls > 0 && o->insecure) {
+    fprintf(stderr, "smimed: --insecure and the TLS flags exclude each other: give "
+                    "--tls-cert, --tls-key and --client-ca for mutual TLS, or --insecure "
+                    "alone for plaintext on loopback\n");
+    return 0;
+  }
+  if (n_tls > 0 && n_tls < 3) {
+    fprintf(stderr, "smimed: --listen with TLS needs all of --tls-cert, --tls-key and "
+                    "--client-ca (missing:%s%s%s)\n",
+            o->tls_cert == NULL ? " --tls-cert" : "", o->tls_key == NULL ? " --tls-key" : "",
+            o->client_ca == NULL ? " --client-ca" : "");
+    return 0;
+  }
+  if (n_tls == 0 && !(o->insecure && is_loopback_listen(o->listen))) {
+    fprintf(stderr, "smimed: --listen %s needs mutual TLS (--tls-cert FILE --tls-key FILE "
+                    "--client-ca FILE); plaintext is allowed only on a loopback address "
+                    "with --insecure\n",
+            o->listen);
+    return 0;
+  }
+  return 1;
+}
+
 /* parse_options returns 1 to run, 0 to exit with status |*out_exit|. */
 static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
   enum {
     OPT_DATA_DIR = 1000, OPT_DATABASE_URL, OPT_KEK_FILE, OPT_SOCKET, OPT_LISTEN, OPT_INSECURE,
     OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
-    OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS,
+    OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
+    OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -147,9 +210,12 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"keystore-path", required_argument, NULL, OPT_KEYSTORE_PATH},
       {"version", no_argument, NULL, OPT_VERSION},
       {"help", no_argument, NULL, OPT_HELP},
-      {"tls-cert", required_argument, NULL, OPT_TLS},
-      {"tls-key", required_argument, NULL, OPT_TLS},
-      {"client-ca", required_argument, NULL, OPT_TLS},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
+      {"role-from", required_argument, NULL, OPT_ROLE_FROM},
+      {"admin-match", required_argument, NULL, OPT_ADMIN_MATCH},
+      {"service-match", required_argument, NULL, OPT_SERVICE_MATCH},
       {NULL, 0, NULL, 0},
   };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -189,11 +255,12 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
         fputs(kUsage, stdout);
         *out_exit = 0;
         return 0;
-      case OPT_TLS:
-        fprintf(stderr, "smimed: mutual TLS (--tls-cert, --tls-key, --client-ca) is not "
-                        "available in this version; use the Unix socket, or --listen on "
-                        "loopback with --insecure\n");
-        return 0;
+      case OPT_TLS_CERT: o->tls_cert = optarg; break;
+      case OPT_TLS_KEY: o->tls_key = optarg; break;
+      case OPT_CLIENT_CA: o->client_ca = optarg; break;
+      case OPT_ROLE_FROM: o->role_from = optarg; break;
+      case OPT_ADMIN_MATCH: o->admin_match = optarg; break;
+      case OPT_SERVICE_MATCH: o->service_match = optarg; break;
       default:
         fprintf(stderr, "smimed: unknown or incomplete option \"%s\"; see smimed --help\n",
                 argv[optind - 1]);
@@ -210,13 +277,93 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
                     "--kek-file and --socket or --listen; see smimed --help\n");
     return 0;
   }
-  if (o->listen != NULL && !(o->insecure && is_loopback_listen(o->listen))) {
-    fprintf(stderr, "smimed: --listen %s needs mutual TLS, which this version does not offer "
-                    "yet; plaintext is allowed only on a loopback address with --insecure\n",
-            o->listen);
+  if (!check_listen_options(o)) {
+    return 0;
+  }
+  if (o->tls_cert == NULL &&
+      (o->role_from != NULL || o->admin_match != NULL || o->service_match != NULL)) {
+    fprintf(stderr, "smimed: --role-from, --admin-match and --service-match read client "
+                    "certificates: they need --listen with --tls-cert, --tls-key and "
+                    "--client-ca\n");
+    return 0;
+  }
+  STATUS err;
+  if (!role_map_init(&o->roles, o->role_from, o->admin_match, o->service_match, &err)) {
+    fprintf(stderr, "smimed: %s\n", err.message);
     return 0;
   }
   return 1;
+}
+
+/* PEM_FILE_MAX bounds what --tls-cert, --tls-key and --client-ca may hold. */
+#define PEM_FILE_MAX (1024 * 1024)
+
+/* read_pem_file reads |path| (given as |flag|) whole, as a NUL-terminated string that
+ * must contain a PEM block whose BEGIN line contains |label| ("CERTIFICATE", "PRIVATE
+ * KEY"): a wrong or DER file is reported at start, naming the flag, instead of as a
+ * vague TLS failure. Returns NULL with the reason in |err|. */
+static char *read_pem_file(const char *flag, const char *path, const char *label,
+                           STATUS *err) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "%s %s: cannot read: %s", flag, path,
+               strerror(errno));
+    goto err;
+  }
+  buf = malloc(PEM_FILE_MAX + 1);
+  if (buf == NULL) {
+    status_set(err, STATUS_INTERNAL, "out of memory");
+    goto err;
+  }
+  len = fread(buf, 1, PEM_FILE_MAX + 1, f);
+  if (ferror(f)) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "%s %s: cannot read: %s", flag, path,
+               strerror(errno));
+    goto err;
+  }
+  if (len > PEM_FILE_MAX) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "%s %s: larger than %d bytes; is it PEM?", flag,
+               path, PEM_FILE_MAX);
+    goto err;
+  }
+  buf[len] = '\0';
+  const char *b = strstr(buf, "-----BEGIN ");
+  while (b != NULL) {
+    const char *eol = strchr(b, '\n');
+    const char *hit = strstr(b, label);
+    if (hit != NULL && (eol == NULL || hit < eol)) {
+      break;
+    }
+    b = strstr(b + 1, "-----BEGIN ");
+  }
+  if (b == NULL) {
+    status_set(err, STATUS_INVALID_ARGUMENT,
+               "%s %s: no PEM %s in it (a \"-----BEGIN ...%s-----\" line); convert DER "
+               "with openssl x509 (or pkey) -outform PEM",
+               flag, path, label, label);
+    goto err;
+  }
+  fclose(f);
+  return buf;
+
+err:
+  if (f != NULL) {
+    fclose(f);
+  }
+  free(buf);
+  return NULL;
+}
+
+/* free_secret wipes and frees |*p| (the TLS private key): gRPC keeps its own copy, and
+ * ours need not linger in freed memory. Accepts NULL. */
+static void free_secret(char **p) {
+  if (*p != NULL) {
+    explicit_bzero(*p, strlen(*p));
+    free(*p);
+    *p = NULL;
+  }
 }
 
 /* sibling_path is |name| in the directory of the running smimed binary. */
@@ -307,6 +454,7 @@ int main(int argc, char **argv) {
   STATUS err;
   char *kek_path = NULL, *socket_path = NULL, *engine_path = NULL, *keystore_path = NULL;
   char listen_addr[PATH_MAX + 8];
+  char *tls_cert_pem = NULL, *tls_key_pem = NULL, *client_ca_pem = NULL;
   int grpc_started = 0;
   memset(&app, 0, sizeof(app));
   status_clear(&err);
@@ -327,6 +475,22 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   /* Files and sockets we create (key file, Unix socket) are ours alone. */
   umask(077);
+
+  /* The TLS files are read before anything slow starts, so that a wrong path or file
+   * fails at once with its flag's name. */
+  if (opt.tls_cert != NULL) {
+    tls_cert_pem = read_pem_file("--tls-cert", opt.tls_cert, "CERTIFICATE", &err);
+    tls_key_pem =
+        tls_cert_pem != NULL ? read_pem_file("--tls-key", opt.tls_key, "PRIVATE KEY", &err) : NULL;
+    client_ca_pem = tls_key_pem != NULL
+                        ? read_pem_file("--client-ca", opt.client_ca, "CERTIFICATE", &err)
+                        : NULL;
+    if (client_ca_pem == NULL) {
+      log_error("%s", err.message);
+      exit_code = 2;
+      goto out;
+    }
+  }
 
   if (opt.data_dir != NULL) {
     lock_fd = prepare_data_dir(opt.data_dir);
@@ -402,7 +566,7 @@ int main(int argc, char **argv) {
   size_t n_methods = 0;
   const SERVER_METHOD *methods = app_methods(&n_methods);
   SERVER_CONFIG sc = {.threads = opt.threads, .max_message_size = opt.max_message_size,
-                      .app = &app};
+                      .app = &app, .roles = &opt.roles, .denied = app_audit_denied};
   server = server_new(&sc, methods, n_methods, &err);
   if (server == NULL) {
     log_error("%s", err.message);
@@ -419,7 +583,19 @@ int main(int argc, char **argv) {
     }
     chmod(socket_path, 0600);
   }
-  if (opt.listen != NULL) {
+  if (opt.listen != NULL && tls_cert_pem != NULL) {
+    int ok = server_add_tls_listener(server, opt.listen, tls_cert_pem, tls_key_pem,
+                                     client_ca_pem, &err);
+    free_secret(&tls_key_pem);
+    if (!ok) {
+      log_error("%s", err.message);
+      goto out;
+    }
+    log_info("listening on %s with mutual TLS: client certificates must chain to %s; roles "
+             "from --role-from %s (admin \"%s\", service \"%s\")",
+             opt.listen, opt.client_ca, role_source_name(opt.roles.source),
+             opt.roles.admin_match, opt.roles.service_match);
+  } else if (opt.listen != NULL) {
     if (!server_add_insecure_listener(server, opt.listen, &err)) {
       log_error("%s", err.message);
       goto out;
@@ -477,6 +653,9 @@ out:
   free(socket_path);
   free(engine_path);
   free(keystore_path);
+  free(tls_cert_pem);
+  free_secret(&tls_key_pem);
+  free(client_ca_pem);
   if (exit_code == 0) {
     log_info("stopped");
   }

@@ -9,6 +9,8 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
+#include "service/common/log.h"
+#include "service/db/log_store.h"
 #include "service/front/app.h"
 #include "smime/v1/certificate.pb-c.h"
 #include "smime/v1/log.pb-c.h"
@@ -107,4 +109,26 @@ const char *const *app_service_names(size_t *out_n) {
   pthread_once(&g_once, build_tables);
   *out_n = N_SERVICES;
   return g_service_names;
+}
+
+void app_audit_denied(void *app, const CALL_INFO *info, const STATUS *st) {
+  APP *a = app;
+  STATUS err;
+  Smime__V1__LogEntry e = SMIME__V1__LOG_ENTRY__INIT;
+  int64_t id = 0;
+  char comment[sizeof(st->message) + 32];
+  status_clear(&err);
+  snprintf(comment, sizeof(comment), "%s: %s", status_code_name(st->code), st->message);
+  /* An attempt on an admin RPC is an admin event; anything else has no direction. */
+  e.direction = role_required(info->method) == ROLE_ADMIN
+                    ? SMIME__V1__DIRECTION__DIRECTION_ADMIN
+                    : SMIME__V1__DIRECTION__DIRECTION_UNSPECIFIED;
+  e.status = SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
+  e.caller = (char *)info->caller;
+  e.rpc = (char *)info->method;
+  e.comment = comment;
+  if (a == NULL || a->db == NULL || !log_store_append(a->db, &e, &id, &err)) {
+    log_warn("cannot audit the refused call %s from %s: %s", info->method, info->caller,
+             err.message);
+  }
 }

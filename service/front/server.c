@@ -42,6 +42,7 @@ struct server_st {
   size_t n_methods;
   SERVER_CONFIG config;
   SERVER_THREAD *threads;
+  ROLE_MAP default_roles;
 };
 
 static int64_t monotonic_ms(void) {
@@ -196,25 +197,13 @@ static const SERVER_METHOD *find_method(const SERVER *server, grpc_slice method)
   return NULL;
 }
 
-/* caller_from_peer names the caller for the audit log. The Unix socket is 0600 in a
- * 0700 directory, so whoever reaches it is the daemon's own administrator. */
-static void caller_from_peer(grpc_call *call, char *out, size_t out_len) {
-  char *peer = grpc_call_get_peer(call);
-  if (peer != NULL && strncmp(peer, "unix:", 5) == 0) {
-    snprintf(out, out_len, "admin (unix socket)");
-  } else {
-    snprintf(out, out_len, "admin (insecure loopback %s)", peer != NULL ? peer : "?");
-  }
-  gpr_free(peer);
-}
-
 /* handle_call runs one call from its first message to its status. */
 static void handle_call(SERVER *server, SERVER_CALL *sc, const grpc_call_details *details) {
   STATUS st;
   ProtobufCMessage *req = NULL;
   ProtobufCMessage *resp = NULL;
   char method_name[256];
-  char caller[300];
+  CALLER caller;
   status_clear(&st);
 
   size_t mlen = GRPC_SLICE_LENGTH(details->method);
@@ -223,16 +212,27 @@ static void handle_call(SERVER *server, SERVER_CALL *sc, const grpc_call_details
   }
   memcpy(method_name, GRPC_SLICE_START_PTR(details->method), mlen);
   method_name[mlen] = '\0';
-  caller_from_peer(sc->call, caller, sizeof(caller));
+  const ROLE_MAP *roles =
+      server->config.roles != NULL ? server->config.roles : &server->default_roles;
+  caller_from_call(roles, sc->call, &caller);
   CALL_INFO info = {
       .method = method_name,
-      .caller = caller,
+      .caller = caller.name,
       .deadline_ms = deadline_to_monotonic_ms(details->deadline),
+      .role = (int)caller.role,
   };
 
   const SERVER_METHOD *m = find_method(server, details->method);
   if (m == NULL) {
     status_set(&st, STATUS_UNIMPLEMENTED, "unknown method %s", method_name);
+    goto out;
+  }
+  /* The role is checked before the request is read: a caller without the right role
+   * learns nothing from how its request would have been handled. */
+  if (!role_authorize(roles, &caller, method_name, &st)) {
+    if (server->config.denied != NULL) {
+      server->config.denied(server->config.app, &info, &st);
+    }
     goto out;
   }
   if (m->stream != NULL) {
@@ -271,7 +271,8 @@ out:
   if (st.code != STATUS_OK && st.code != STATUS_UNIMPLEMENTED &&
       st.code != STATUS_FAILED_PRECONDITION && st.code != STATUS_INVALID_ARGUMENT &&
       st.code != STATUS_NOT_FOUND && st.code != STATUS_ALREADY_EXISTS) {
-    log_warn("%s from %s: %s: %s", method_name, caller, status_code_name(st.code), st.message);
+    log_warn("%s from %s: %s: %s", method_name, caller.name, status_code_name(st.code),
+             st.message);
   }
   finish_call(sc, st.code == STATUS_OK ? resp : NULL, &st);
   if (req != NULL) {
@@ -326,6 +327,10 @@ SERVER *server_new(const SERVER_CONFIG *config, const SERVER_METHOD *methods,
     return NULL;
   }
   server->config = *config;
+  if (!role_map_init(&server->default_roles, NULL, NULL, NULL, err)) {
+    free(server);
+    return NULL;
+  }
   server->methods = methods;
   server->n_methods = n_methods;
 
@@ -372,6 +377,29 @@ int server_add_insecure_listener(SERVER *server, const char *addr, STATUS *err) 
   grpc_server_credentials_release(creds);
   if (port == 0) {
     return status_set(err, STATUS_UNAVAILABLE, "cannot listen on %s (in use, or no permission?)",
+                      addr);
+  }
+  return 1;
+}
+
+int server_add_tls_listener(SERVER *server, const char *addr, const char *cert_pem,
+                            const char *key_pem, const char *client_ca_pem, STATUS *err) {
+  grpc_ssl_pem_key_cert_pair pair = {.private_key = key_pem, .cert_chain = cert_pem};
+  grpc_server_credentials *creds = grpc_ssl_server_credentials_create_ex(
+      client_ca_pem, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+  if (creds == NULL) {
+    return status_set(err, STATUS_INVALID_ARGUMENT, "cannot set up TLS for %s", addr);
+  }
+  /* gRPC loads the certificate, key and CA here: a bad PEM or a key that does not match
+   * the certificate fails this call (gRPC logs OpenSSL's reason). */
+  int port = grpc_server_add_http2_port(server->grpc, addr, creds);
+  grpc_server_credentials_release(creds);
+  if (port == 0) {
+    return status_set(err, STATUS_UNAVAILABLE,
+                      "cannot listen on %s with TLS: the address is in use or not ours, or "
+                      "--tls-cert, --tls-key and --client-ca are not a PEM certificate chain, "
+                      "its matching private key and a PEM CA certificate (see gRPC's message "
+                      "above)",
                       addr);
   }
   return 1;

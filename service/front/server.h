@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "service/common/status.h"
+#include "service/front/roles.h"
 
 typedef struct server_st SERVER;
 typedef struct server_call_st SERVER_CALL;
@@ -20,8 +21,10 @@ typedef struct server_call_st SERVER_CALL;
 /* CALL_INFO is what a handler knows of its caller. */
 typedef struct call_info_st {
   const char *method;  /* "/smime.v1.SettingsService/GetSettings" */
-  const char *caller;  /* for the audit log, e.g. "admin (unix socket)" */
+  const char *caller;  /* for the audit log, e.g. "admin (unix socket)" or
+                          "service: CN=helpdesk-app (tls 127.0.0.1:54321)" */
   int64_t deadline_ms; /* CLOCK_MONOTONIC ms; INT64_MAX when the client set none */
+  int role;            /* the caller's ROLE (roles.h), already checked for |method| */
 } CALL_INFO;
 
 /* call_info_remaining_ms is how long until the call's deadline, capped at |cap_ms|. */
@@ -53,10 +56,17 @@ typedef struct server_method_st {
   precheck_fn precheck; /* NULL: none */
 } SERVER_METHOD;
 
+/* denied_fn is told of every call refused for its caller's role (for the audit log). */
+typedef void (*denied_fn)(void *app, const CALL_INFO *info, const STATUS *st);
+
 typedef struct server_config_st {
   unsigned threads;          /* calls handled at once */
   size_t max_message_size;   /* bytes; larger requests get RESOURCE_EXHAUSTED */
   void *app;                 /* passed to every handler */
+  /* roles maps a TLS client certificate to its role; kept by reference. NULL: the
+   * defaults (SAN URI smimed:role:admin / smimed:role:service). */
+  const ROLE_MAP *roles;
+  denied_fn denied;          /* NULL: none */
 } SERVER_CONFIG;
 
 /* server_new creates a server (grpc_init must have been called) serving |methods|
@@ -67,6 +77,14 @@ SERVER *server_new(const SERVER_CONFIG *config, const SERVER_METHOD *methods,
 /* server_add_insecure_listener binds |addr| ("unix:/path" or "127.0.0.1:port") without
  * transport security. Call before server_start. */
 int server_add_insecure_listener(SERVER *server, const char *addr, STATUS *err);
+
+/* server_add_tls_listener binds |addr| ("0.0.0.0:8443") with mutual TLS: the server
+ * presents |cert_pem| (certificate chain, leaf first) with |key_pem|, and requires a
+ * client certificate that verifies against |client_ca_pem|; a client without one, or
+ * with one from another CA, fails the handshake. The caller's role then comes from its
+ * certificate (roles.h). The PEM strings are copied. Call before server_start. */
+int server_add_tls_listener(SERVER *server, const char *addr, const char *cert_pem,
+                            const char *key_pem, const char *client_ca_pem, STATUS *err);
 
 /* server_start starts the threads. */
 int server_start(SERVER *server, STATUS *err);
