@@ -12,6 +12,7 @@ PACKAGES=(
   libpq-dev postgresql-15
   python3 python3-grpcio python3-protobuf python3-cryptography
   openssl
+  ruby ruby-grpc ruby-grpc-tools protobuf-compiler-grpc python3-yaml
 )
 
 missing=()
