@@ -5,7 +5,8 @@
  * from the descriptor set), output (json_out.c). An RPC added to a .proto of one of
  * these services appears here when smimectl is rebuilt, with no other change.
  *
- * Exit status: 0 success, 1 the call failed (server status or connection), 2 usage. */
+ * Exit status: 0 success, 1 the call failed (server status or connection; for `check`,
+ * also an answer other than SERVING), 2 usage. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -259,6 +260,14 @@ static int run_command(const COMMAND *cmd, int argc, char **argv, OPTIONS *opt) 
     goto out;
   }
   ret = EXIT_OK;
+  /* A health check that is answered but not SERVING fails, as probes expect
+   * (grpc_health_probe does the same): the JSON above says which status it was. */
+  if (resp->descriptor == &grpc__health__v1__health_check_response__descriptor &&
+      ((Grpc__Health__V1__HealthCheckResponse *)resp)->status !=
+          GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+    fprintf(stderr, "smimectl: the service is not serving\n");
+    ret = EXIT_FAILED;
+  }
 
 out:
   protobuf_c_message_free_unpacked(resp, NULL);

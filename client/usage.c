@@ -257,7 +257,8 @@ char *usage_main(const COMMANDS *cmds, const PROTO_HELP *help) {
   text_wrap(&b,
             "0 success; 1 the server or the connection failed, reported on stderr as "
             "\"error: CODE: message\" (CODE a gRPC status such as FAILED_PRECONDITION or "
-            "UNAVAILABLE); 2 the command line is wrong.",
+            "UNAVAILABLE), or `check` was answered with a status other than SERVING; 2 the "
+            "command line is wrong.",
             0, 2, WIDTH);
   strbuf_printf(&b, "\nsmimectl %s\n", SMIMECTL_VERSION);
   return strbuf_finish(&b);

@@ -132,6 +132,31 @@ class PostgresRestartTest(unittest.TestCase):
         # The daemon is still healthy: a plain call works.
         self.assertTrue(self.d.call(SETTINGS + "GetSettings").settings.enabled)
 
+    def test_health_follows_the_database(self):
+        """Check answers NOT_SERVING while PostgreSQL is down, and smimectl check then
+        exits 1 as probes expect; both recover when it is back."""
+        ctl = fx.runfile("client/smimectl")
+
+        def check():
+            return subprocess.run([ctl, "--addr", self.d.addr, "--deadline", "20", "check"],
+                                  capture_output=True, text=True)
+
+        self.assertEqual(check().returncode, 0)
+        self.pg_ctl("stop", "-m", "fast")
+        self.assertEqual(self.d.call("grpc.health.v1.Health/Check", timeout=20).status, 2)
+        p = check()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("NOT_SERVING", p.stdout)
+        self.assertIn("not serving", p.stderr)
+        # Started again with the embedded cluster's options (service/db/pg_cluster.c).
+        self.pg_ctl("start", "-l", os.path.join(self.d.data_dir, "postgresql.log"), "-o",
+                    "-k %s -p 5432 -c listen_addresses= -c unix_socket_permissions=0700"
+                    % self.d.data_dir)
+        deadline = time.time() + RECOVERY_S
+        while check().returncode != 0 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(check().returncode, 0)
+
 
 if __name__ == "__main__":
     fx.main()
