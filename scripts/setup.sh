@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-cryptography
   openssl
   ruby ruby-grpc ruby-grpc-tools protobuf-compiler-grpc python3-yaml
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
