@@ -236,6 +236,21 @@ static int set_message(ARENA *arena, ProtobufCBinaryData *out, const uint8_t *ms
   return 1;
 }
 
+/* set_assembled puts |split|'s outer header around |entity| and stores the message in
+ * |out| (in |arena|): the last step of sign_finish and encrypt. */
+static int set_assembled(ARENA *arena, const MIME_SPLIT *split, const uint8_t *entity,
+                         size_t entity_len, ProtobufCBinaryData *out, STATUS *err) {
+  uint8_t *msg = NULL;
+  size_t msg_len = 0;
+  if (!mime_build_message(split->outer, split->outer_len, entity, entity_len, &msg, &msg_len,
+                          err)) {
+    return 0;
+  }
+  int ok = set_message(arena, out, msg, msg_len, err);
+  free(msg);
+  return ok;
+}
+
 /* envelope encrypts |entity| for |p|'s recipients and wraps the result as an
  * application/pkcs7-mime entity in |*out| (malloc'd). */
 static int envelope(const uint8_t *entity, size_t entity_len,
@@ -369,8 +384,8 @@ int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   const Smime__Ipc__EngineSignFinishRequest *r = req->sign_finish;
   Smime__Ipc__EngineSignFinishResponse *out = NULL;
   MIME_SPLIT *split = NULL;
-  uint8_t *content = NULL, *der = NULL, *entity = NULL, *sealed = NULL, *msg = NULL;
-  size_t content_len = 0, der_len = 0, entity_len = 0, sealed_len = 0, msg_len = 0;
+  uint8_t *content = NULL, *der = NULL, *entity = NULL, *sealed = NULL;
+  size_t content_len = 0, der_len = 0, entity_len = 0, sealed_len = 0;
   uint8_t sha[SHA256_DIGEST_LENGTH];
   const char *micalg = micalg_of(r->md);
   int ok = 0;
@@ -419,19 +434,13 @@ int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
     entity_len = sealed_len;
     sealed = NULL;
   }
-  if (!mime_build_message(split->outer, split->outer_len, entity, entity_len, &msg, &msg_len,
-                          err)) {
-    goto err;
-  }
-  free(entity);
-  entity = NULL;
   out = arena_alloc(arena, sizeof(*out));
   if (out == NULL) {
     oom(err);
     goto err;
   }
   smime__ipc__engine_sign_finish_response__init(out);
-  if (!set_message(arena, &out->message, msg, msg_len, err)) {
+  if (!set_assembled(arena, split, entity, entity_len, &out->message, err)) {
     goto err;
   }
   resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_FINISH;
@@ -444,7 +453,6 @@ err:
   OPENSSL_free(der);
   free(entity);
   free(sealed);
-  free(msg);
   return ok;
 }
 
@@ -453,8 +461,8 @@ int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   const Smime__Ipc__EngineEncryptRequest *r = req->encrypt;
   Smime__Ipc__EngineEncryptResponse *out = NULL;
   MIME_SPLIT *split = NULL;
-  uint8_t *content = NULL, *entity = NULL, *msg = NULL;
-  size_t content_len = 0, entity_len = 0, msg_len = 0;
+  uint8_t *content = NULL, *entity = NULL;
+  size_t content_len = 0, entity_len = 0;
   int ok = 0;
 
   if (r->params == NULL) {
@@ -469,19 +477,13 @@ int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   }
   free(content);
   content = NULL;
-  if (!mime_build_message(split->outer, split->outer_len, entity, entity_len, &msg, &msg_len,
-                          err)) {
-    goto err;
-  }
-  free(entity);
-  entity = NULL;
   out = arena_alloc(arena, sizeof(*out));
   if (out == NULL) {
     oom(err);
     goto err;
   }
   smime__ipc__engine_encrypt_response__init(out);
-  if (!set_message(arena, &out->message, msg, msg_len, err)) {
+  if (!set_assembled(arena, split, entity, entity_len, &out->message, err)) {
     goto err;
   }
   resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ENCRYPT;
@@ -492,6 +494,5 @@ err:
   mime_split_free(split);
   free(content);
   free(entity);
-  free(msg);
   return ok;
 }
