@@ -13,7 +13,9 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-cryptography
   openssl
   ruby ruby-grpc ruby-grpc-tools protobuf-compiler-grpc python3-yaml
+  ruby-pg
   clang-14 libclang-rt-14-dev
+  podman runc
 )
 
 missing=()

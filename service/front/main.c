@@ -23,6 +23,7 @@
 #include "service/db/db.h"
 #include "service/db/pg_cluster.h"
 #include "service/front/app.h"
+#include "service/front/metrics.h"
 #include "service/front/reflection.h"
 #include "service/front/server.h"
 #include "service/pool/worker_pool.h"
@@ -50,6 +51,7 @@ typedef struct options_st {
   const char *run_as;
   const char *engine_path;
   const char *keystore_path;
+  const char *metrics_listen;
   ROLE_MAP roles; /* from --role-from, --admin-match, --service-match */
 } OPTIONS;
 
@@ -97,6 +99,10 @@ static const char kUsage[] =
     "                           (default smimed)\n"
     "  --engine-path FILE       smime-engine binary (default: beside smimed)\n"
     "  --keystore-path FILE     smime-keystore binary (default: beside smimed)\n"
+    "  --metrics-listen HOST:PORT\n"
+    "                           serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                           (plain HTTP, no authentication: keep it on loopback or a\n"
+    "                           pod network), e.g. 127.0.0.1:9464\n"
     "  --version                print the version and exit\n"
     "  --help                   this text\n"
     "\n"
@@ -192,7 +198,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     OPT_DATA_DIR = 1000, OPT_DATABASE_URL, OPT_KEK_FILE, OPT_SOCKET, OPT_LISTEN, OPT_INSECURE,
     OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
-    OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH,
+    OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -216,6 +222,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"role-from", required_argument, NULL, OPT_ROLE_FROM},
       {"admin-match", required_argument, NULL, OPT_ADMIN_MATCH},
       {"service-match", required_argument, NULL, OPT_SERVICE_MATCH},
+      {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
       {NULL, 0, NULL, 0},
   };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -261,6 +268,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       case OPT_ROLE_FROM: o->role_from = optarg; break;
       case OPT_ADMIN_MATCH: o->admin_match = optarg; break;
       case OPT_SERVICE_MATCH: o->service_match = optarg; break;
+      case OPT_METRICS_LISTEN: o->metrics_listen = optarg; break;
       default:
         fprintf(stderr, "smimed: unknown or incomplete option \"%s\"; see smimed --help\n",
                 argv[optind - 1]);
@@ -288,6 +296,10 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     return 0;
   }
   STATUS err;
+  if (o->metrics_listen != NULL && !metrics_check_addr(o->metrics_listen, &err)) {
+    fprintf(stderr, "smimed: %s\n", err.message);
+    return 0;
+  }
   if (!role_map_init(&o->roles, o->role_from, o->admin_match, o->service_match, &err)) {
     fprintf(stderr, "smimed: %s\n", err.message);
     return 0;
@@ -450,6 +462,7 @@ int main(int argc, char **argv) {
   PG_CLUSTER *cluster = NULL;
   WORKER_POOL *pool = NULL;
   SERVER *server = NULL;
+  METRICS_SERVER *metrics = NULL;
   APP app;
   STATUS err;
   char *kek_path = NULL, *socket_path = NULL, *engine_path = NULL, *keystore_path = NULL;
@@ -488,6 +501,16 @@ int main(int argc, char **argv) {
     if (client_ca_pem == NULL) {
       log_error("%s", err.message);
       exit_code = 2;
+      goto out;
+    }
+  }
+
+  /* The metrics port is bound now, so that a port in use fails before anything slow
+   * starts; its thread starts once the workers are up (it reports their restarts). */
+  if (opt.metrics_listen != NULL) {
+    metrics = metrics_server_new(opt.metrics_listen, SMIMED_VERSION, &err);
+    if (metrics == NULL) {
+      log_error("%s", err.message);
       goto out;
     }
   }
@@ -541,6 +564,13 @@ int main(int argc, char **argv) {
   }
   log_info("%u engine process(es) and the keystore are up; key-encryption key %s (check value %s)",
            opt.engines, kek_path, app.kek_check_value);
+  if (metrics != NULL) {
+    if (!metrics_server_start(metrics, pool, &err)) {
+      log_error("%s", err.message);
+      goto out;
+    }
+    log_info("metrics at http://%s/metrics (plain HTTP)", opt.metrics_listen);
+  }
 
   app.db = db_open(conninfo, opt.threads, &err);
   if (app.db == NULL) {
@@ -636,6 +666,8 @@ out:
   if (socket_path != NULL && exit_code == 0) {
     unlink(socket_path);
   }
+  /* The metrics thread reads the pool's counters: it stops before the pool is freed. */
+  metrics_server_free(metrics);
   reflection_free(app.reflection);
   if (grpc_started) {
     grpc_shutdown();

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "service/common/log.h"
+#include "service/front/metrics.h"
 
 struct server_call_st {
   grpc_call *call;
@@ -204,7 +205,10 @@ static void handle_call(SERVER *server, SERVER_CALL *sc, const grpc_call_details
   ProtobufCMessage *resp = NULL;
   char method_name[256];
   CALLER caller;
+  struct timespec started;
   status_clear(&st);
+  clock_gettime(CLOCK_MONOTONIC, &started);
+  metrics_call_started();
 
   size_t mlen = GRPC_SLICE_LENGTH(details->method);
   if (mlen >= sizeof(method_name)) {
@@ -275,6 +279,13 @@ out:
              st.message);
   }
   finish_call(sc, st.code == STATUS_OK ? resp : NULL, &st);
+  /* Every call is counted once, here, with its final status; an unknown path counts as
+   * "unknown" (NULL) so that clients cannot grow the metrics' label set. */
+  struct timespec finished;
+  clock_gettime(CLOCK_MONOTONIC, &finished);
+  metrics_call_finished(m != NULL ? m->path : NULL, st.code,
+                        (double)(finished.tv_sec - started.tv_sec) +
+                            (double)(finished.tv_nsec - started.tv_nsec) / 1e9);
   if (req != NULL) {
     protobuf_c_message_free_unpacked(req, NULL);
   }
