@@ -1,6 +1,7 @@
 """mail_fixture: what the mail tests share: a test PKI made by tests/pki/make_pki.sh
 (the OpenSSL 3 command line) imported into a fresh daemon, and outgoing messages."""
 
+import email.utils
 import os
 import shutil
 import subprocess
@@ -75,7 +76,7 @@ def message(frm="Alice <alice@example.com>", to="carol@example.com", cc=None, bo
         lines.append("To: " + to)
     if cc:
         lines.append("Cc: " + cc)
-    lines += ["Subject: " + subject, "Date: Mon, 1 Jan 2024 10:00:00 +0000",
+    lines += ["Subject: " + subject, "Date: " + email.utils.formatdate(usegmt=True),
               "Message-ID: <%s@helpdesk.example>" % os.urandom(6).hex()]
     if extra:
         lines.append(extra)
