@@ -251,6 +251,24 @@ class RestartTest(unittest.TestCase):
                 b.cleanup()
             a.cleanup()
 
+    def test_json_log_lines(self):
+        """--log-format json: every stderr line of the daemon and its workers is one JSON
+        object, for log collectors."""
+        import json
+        d = fx.Daemon(extra_args=["--log-format", "json"]).start()
+        try:
+            d.call(SETTINGS + "GetSettings")
+            self.assertEqual(d.stop(), 0)
+            programs = set()
+            for line in d.read_log().splitlines():
+                entry = json.loads(line)
+                self.assertEqual(set(entry), {"time", "program", "pid", "level", "message"})
+                programs.add(entry["program"])
+            self.assertTrue({"smimed", "smime-keystore"} <= programs, programs)
+            self.assertIn("stopped", d.read_log())
+        finally:
+            d.cleanup()
+
     def test_second_daemon_on_same_dir_is_refused(self):
         d = fx.Daemon().start()
         try:

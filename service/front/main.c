@@ -103,6 +103,9 @@ static const char kUsage[] =
     "                           serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                           (plain HTTP, no authentication: keep it on loopback or a\n"
     "                           pod network), e.g. 127.0.0.1:9464\n"
+    "  --log-format text|json   the daemon's and its workers' stderr log: a line of text\n"
+    "                           (default) or one JSON object per line (time, program,\n"
+    "                           pid, level, message), for log collectors\n"
     "  --version                print the version and exit\n"
     "  --help                   this text\n"
     "\n"
@@ -199,6 +202,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
+    OPT_LOG_FORMAT,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -223,6 +227,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"admin-match", required_argument, NULL, OPT_ADMIN_MATCH},
       {"service-match", required_argument, NULL, OPT_SERVICE_MATCH},
       {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {NULL, 0, NULL, 0},
   };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -251,6 +256,14 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
         if (!parse_size("--max-message-size", optarg, &o->max_message_size)) return 0;
         break;
       case OPT_POSTGRES_BINDIR: o->postgres_bindir = optarg; break;
+      case OPT_LOG_FORMAT:
+        /* The environment carries the choice to log.c here and in the workers. */
+        if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+          fprintf(stderr, "smimed: --log-format must be text or json, not \"%s\"\n", optarg);
+          return 0;
+        }
+        setenv("SMIMED_LOG_FORMAT", optarg, 1);
+        break;
       case OPT_RUN_AS: o->run_as = optarg; break;
       case OPT_ENGINE_PATH: o->engine_path = optarg; break;
       case OPT_KEYSTORE_PATH: o->keystore_path = optarg; break;
