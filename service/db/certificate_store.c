@@ -315,9 +315,8 @@ void certificate_ders_free(ProtobufCBinaryData *ders, size_t n) {
   free(ders);
 }
 
-/* ders_from_binary_result copies column 0 of every row of a binary-format result. */
-static int ders_from_binary_result(const PGresult *res, ProtobufCBinaryData **out,
-                                   size_t *out_n, STATUS *err) {
+int certificate_ders_from_result(const PGresult *res, ProtobufCBinaryData **out,
+                                 size_t *out_n, STATUS *err) {
   int rows = PQntuples(res);
   ProtobufCBinaryData *ders = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*ders));
   if (ders == NULL) {
@@ -361,7 +360,7 @@ int certificate_store_ders_by_spki(DB *db, const ProtobufCBinaryData *spki, size
     db_result_status(conn, res, "finding the certificates of a key", &broken, err);
     goto out;
   }
-  ret = ders_from_binary_result(res, out, out_n, err);
+  ret = certificate_ders_from_result(res, out, out_n, err);
 
 out:
   PQclear(res);

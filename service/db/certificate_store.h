@@ -39,6 +39,11 @@ int certificate_store_attach_key(PGconn *conn, const ProtobufCBinaryData *sha256
 int certificate_store_ders_by_spki(DB *db, const ProtobufCBinaryData *spki, size_t max,
                                    ProtobufCBinaryData **out, size_t *out_n, STATUS *err);
 
+/* certificate_ders_from_result copies column 0 of every row of a binary-format result
+ * (DER certificates) into |*out| (free with certificate_ders_free). */
+int certificate_ders_from_result(const PGresult *res, ProtobufCBinaryData **out,
+                                 size_t *out_n, STATUS *err);
+
 /* certificate_ders_free frees what certificate_store_ders_by_spki and
  * certificate_store_export returned. Accepts NULL. */
 void certificate_ders_free(ProtobufCBinaryData *ders, size_t n);

@@ -37,29 +37,6 @@ static void append_hex_element(STRBUF *sb, const ProtobufCBinaryData *b) {
   strbuf_puts(sb, "\"");
 }
 
-/* ders_from_result copies column 0 of every row of a binary result. */
-static int ders_from_result(const PGresult *res, ProtobufCBinaryData **out, size_t *out_n,
-                            STATUS *err) {
-  int rows = PQntuples(res);
-  ProtobufCBinaryData *ders = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*ders));
-  if (ders == NULL) {
-    return oom(err);
-  }
-  for (int i = 0; i < rows; i++) {
-    size_t len = (size_t)PQgetlength(res, i, 0);
-    ders[i].data = malloc(len > 0 ? len : 1);
-    if (ders[i].data == NULL) {
-      certificate_ders_free(ders, (size_t)i);
-      return oom(err);
-    }
-    memcpy(ders[i].data, PQgetvalue(res, i, 0), len);
-    ders[i].len = len;
-  }
-  *out = ders;
-  *out_n = (size_t)rows;
-  return 1;
-}
-
 int incoming_store_trust_certs(DB *db, Smime__Ipc__CmsIdentifier *const *ids, size_t n_ids,
                                const ProtobufCBinaryData *subjects, size_t n_subjects,
                                ProtobufCBinaryData **out, size_t *out_n, STATUS *err) {
@@ -122,7 +99,7 @@ int incoming_store_trust_certs(DB *db, Smime__Ipc__CmsIdentifier *const *ids, si
     db_result_status(conn, res, "finding certificates for a signature", &broken, err);
     goto out;
   }
-  ok = ders_from_result(res, out, out_n, err);
+  ok = certificate_ders_from_result(res, out, out_n, err);
 
 out:
   PQclear(res);
