@@ -60,7 +60,8 @@ for name in "${names[@]}"; do
               "$root"/service/x509/der_util.c "$root"/service/keystore/key_import.c \
               "$root"/service/pkcs12/pbe.c "$root"/service/pkcs12/pkcs12.c -- "${BORINGSSL[@]}" ;;
     frame) build frame "$root"/service/ipc/frame.c "$root"/protos/smime/ipc/ipc.pb-c.c \
-             "$root"/protos/smime/ipc/incoming.pb-c.c "$root"/protos/smime/ipc/outgoing.pb-c.c \
+             "$root"/protos/smime/ipc/certificate.pb-c.c "$root"/protos/smime/ipc/incoming.pb-c.c \
+             "$root"/protos/smime/ipc/outgoing.pb-c.c \
              -- -lprotobuf-c ;;
     *) echo "run_fuzzers: unknown target $name" >&2; exit 2 ;;
   esac

@@ -64,13 +64,13 @@ static void format_time(int64_t t, char *out, size_t out_len) {
   }
 }
 
-/* facts_new converts |ci| into CertificateFacts in |arena|, or NULL when out of memory. */
-static Smime__Ipc__CertificateFacts *facts_new(ARENA *arena, const CERT_INFO *ci) {
-  Smime__Ipc__CertificateFacts *f = arena_alloc(arena, sizeof(*f));
+/* facts_new converts |ci| into a CertificateInfo in |arena| (the fields the API's Certificate shows), or NULL when out of memory. */
+static Smime__Ipc__CertificateInfo *facts_new(ARENA *arena, const CERT_INFO *ci) {
+  Smime__Ipc__CertificateInfo *f = arena_alloc(arena, sizeof(*f));
   if (f == NULL) {
     return NULL;
   }
-  smime__ipc__certificate_facts__init(f);
+  smime__ipc__certificate_info__init(f);
   f->subject = arena_strdup(arena, ci->subject);
   f->issuer = arena_strdup(arena, ci->issuer);
   f->serial_hex = arena_strdup(arena, ci->serial_hex);

@@ -212,7 +212,7 @@ static char *hex_of(const ProtobufCBinaryData *b) {
 
 /* certificate_from_facts builds the API view of a certificate found in a message and
  * not stored (has_private_key false, no import time), status computed for |now|. */
-static Smime__V1__Certificate *certificate_from_facts(const Smime__Ipc__CertificateFacts *f,
+static Smime__V1__Certificate *certificate_from_facts(const Smime__Ipc__CertificateInfo *f,
                                                       time_t now) {
   Smime__V1__Certificate *c = malloc(sizeof(*c));
   if (c == NULL) {
@@ -264,7 +264,7 @@ static Smime__V1__Certificate *certificate_from_facts(const Smime__Ipc__Certific
 
 /* signer_certificate returns the stored view of the signer's certificate when it is
  * stored, else the view built from the message. */
-static int signer_certificate(WALK *w, const Smime__Ipc__CertificateFacts *f,
+static int signer_certificate(WALK *w, const Smime__Ipc__CertificateInfo *f,
                               Smime__V1__Certificate **out, STATUS *err) {
   STATUS why;
   *out = NULL;
