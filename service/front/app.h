@@ -16,11 +16,21 @@
 /* WORKER_CALL_CAP_MS bounds any single worker request, whatever the call's deadline. */
 #define WORKER_CALL_CAP_MS 60000
 
+/* APP_MAX_RECIPIENTS and APP_MAX_LAYERS are the highest values the --max-recipients
+ * and --max-layers flags accept (the engine's and CMS code's own caps). */
+#define APP_MAX_RECIPIENTS 256
+#define APP_MAX_LAYERS 16
+
 typedef struct app_st {
   DB *db;
   WORKER_POOL *pool;
   REFLECTION *reflection;
   char kek_check_value[32];
+  /* max_recipients bounds one SignEncrypt's (or GetSecurityOptions') recipients, the
+   * sender not counted; more answers RESOURCE_EXHAUSTED. */
+  unsigned max_recipients;
+  /* max_layers bounds how deep DecryptVerify opens nested S/MIME layers. */
+  unsigned max_layers;
 } APP;
 
 /* app_methods returns the table of every RPC the front serves (smime.v1, health,

@@ -46,6 +46,8 @@ typedef struct options_st {
   const char *service_match;
   unsigned threads;
   unsigned engines;
+  unsigned max_recipients;
+  unsigned max_layers;
   size_t max_message_size;
   const char *postgres_bindir;
   const char *run_as;
@@ -94,6 +96,10 @@ static const char kUsage[] =
     "  --engines N              engine processes (default: one per core)\n"
     "  --max-message-size N     largest request in bytes, K or M suffix (default 32M);\n"
     "                           larger ones get RESOURCE_EXHAUSTED\n"
+    "  --max-recipients N       recipients of one message, sender not counted (1-256,\n"
+    "                           default 256); more get RESOURCE_EXHAUSTED\n"
+    "  --max-layers N           nested S/MIME layers DecryptVerify opens (1-16, default 8);\n"
+    "                           deeper ones are reported, not opened\n"
     "  --postgres-bindir DIR    PostgreSQL server binaries (default " PG_CLUSTER_DEFAULT_BINDIR ")\n"
     "  --run-as USER            user for the embedded PostgreSQL when run as root\n"
     "                           (default smimed)\n"
@@ -202,7 +208,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
-    OPT_LOG_FORMAT,
+    OPT_LOG_FORMAT, OPT_MAX_RECIPIENTS, OPT_MAX_LAYERS,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -228,12 +234,16 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"service-match", required_argument, NULL, OPT_SERVICE_MATCH},
       {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"max-recipients", required_argument, NULL, OPT_MAX_RECIPIENTS},
+      {"max-layers", required_argument, NULL, OPT_MAX_LAYERS},
       {NULL, 0, NULL, 0},
   };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   memset(o, 0, sizeof(*o));
   o->threads = 8;
   o->engines = cores > 0 ? (unsigned)cores : 1;
+  o->max_recipients = APP_MAX_RECIPIENTS;
+  o->max_layers = 8;
   o->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   *out_exit = 2;
   opterr = 0;
@@ -248,6 +258,13 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       case OPT_INSECURE: o->insecure = 1; break;
       case OPT_THREADS:
         if (!parse_unsigned("--threads", optarg, 1, 256, &o->threads)) return 0;
+        break;
+      case OPT_MAX_RECIPIENTS:
+        if (!parse_unsigned("--max-recipients", optarg, 1, APP_MAX_RECIPIENTS,
+                            &o->max_recipients)) return 0;
+        break;
+      case OPT_MAX_LAYERS:
+        if (!parse_unsigned("--max-layers", optarg, 1, APP_MAX_LAYERS, &o->max_layers)) return 0;
         break;
       case OPT_ENGINES:
         if (!parse_unsigned("--engines", optarg, 1, 64, &o->engines)) return 0;
@@ -571,6 +588,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   app.pool = pool;
+  app.max_recipients = opt.max_recipients;
+  app.max_layers = opt.max_layers;
   if (!keystore_check_value(pool, app.kek_check_value, sizeof(app.kek_check_value), &err)) {
     log_error("keystore: %s", err.message);
     goto out;

@@ -1,7 +1,7 @@
 /* rpc_incoming.c: MessageService.DecryptVerify and LogService.ListRetryable (incoming mail).
  *
  * DecryptVerify walks the message one layer at a time, outermost first, at most
- * MAX_LAYERS deep. The front parses nothing: an engine says what each layer is
+ * --max-layers deep. The front parses nothing: an engine says what each layer is
  * (open_layer), the front looks up what the engine asks for (stored certificates for
  * a signature, wrapped private keys for the recipients), the engine verifies
  * (verify_layer) or the keystore recovers the content key and the engine decrypts
@@ -33,8 +33,6 @@
 #include "smime/v1/log.pb-c.h"
 #include "smime/v1/message.pb-c.h"
 
-/* MAX_LAYERS is how deep DecryptVerify opens nested layers. */
-#define MAX_LAYERS 8
 
 /* MAX_LISTED bounds the fingerprints and addresses named in one audit entry. */
 #define MAX_LISTED 64
@@ -638,7 +636,7 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
     return 0;
   }
   w->cur = *message;
-  for (depth = 0; depth < MAX_LAYERS; depth++) {
+  for (depth = 0; depth < (int)w->app->max_layers; depth++) {
     int go_on = 0;
     const Smime__Ipc__EngineOpenLayerResponse *o;
     if (depth == 0) {
@@ -667,8 +665,8 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
       break;
     }
   }
-  if (depth == MAX_LAYERS) {
-    walk_note(w, "stopped after %d nested layers", MAX_LAYERS);
+  if (depth == (int)w->app->max_layers) {
+    walk_note(w, "stopped after %d nested layers (--max-layers)", depth);
   }
 
   if (w->resp->n_layers == 0) {

@@ -25,8 +25,9 @@
 #include "service/front/worker_calls.h"
 #include "smime/v1/message.pb-c.h"
 
-/* MAX_RECIPIENTS bounds one message's encryption recipients (cms_envelope's cap). */
-#define MAX_RECIPIENTS 256
+/* MAX_RECIPIENTS bounds one message's encryption recipients whatever --max-recipients
+ * says (cms_envelope's cap). */
+#define MAX_RECIPIENTS APP_MAX_RECIPIENTS
 
 /* MAX_ADDRESS_LEN bounds an address given in a request (RFC 5321: 254 in practice). */
 #define MAX_ADDRESS_LEN 320
@@ -191,10 +192,11 @@ static char *lower_copy(const char *s) {
   return out;
 }
 
-/* ADDRESSES is a list of distinct owned address strings. */
+/* ADDRESSES is a list of distinct owned address strings, at most |limit|. */
 typedef struct addresses_st {
   char *addr[MAX_RECIPIENTS + 1];
   size_t n;
+  size_t limit; /* <= MAX_RECIPIENTS + 1 */
 } ADDRESSES;
 
 static void addresses_free(ADDRESSES *l) {
@@ -225,9 +227,12 @@ static int addresses_add(ADDRESSES *l, const char *addr, const char *field, STAT
       return 1;
     }
   }
-  if (l->n >= MAX_RECIPIENTS + 1) {
+  if (l->n >= l->limit || l->n >= MAX_RECIPIENTS + 1) {
     free(a);
-    return status_set(err, STATUS_INVALID_ARGUMENT, "more than %d recipients", MAX_RECIPIENTS);
+    return status_set(err, STATUS_RESOURCE_EXHAUSTED,
+                      "more than %zu addresses (recipients and sender); this service takes at "
+                      "most %zu recipients (--max-recipients)",
+                      l->limit, l->limit - 1);
   }
   l->addr[l->n++] = a;
   return 1;
@@ -269,6 +274,7 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
   *out_resp = NULL;
   memset(&signer, 0, sizeof(signer));
   memset(&rcpt_addrs, 0, sizeof(rcpt_addrs));
+  rcpt_addrs.limit = (size_t)app->max_recipients + 1;
   problems[0] = '\0';
   audit_init(&audit, info, SMIME__V1__DIRECTION__DIRECTION_OUTGOING);
   if (req->sign) {
@@ -644,6 +650,7 @@ int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const Protobu
   (void)info;
   *out_resp = NULL;
   memset(&addrs, 0, sizeof(addrs));
+  addrs.limit = (size_t)app->max_recipients + 1;
   memset(&c, 0, sizeof(c));
 
   if (req->from == NULL || req->from[0] == '\0') {
