@@ -31,6 +31,7 @@
 #include "service/engine/engine_ops.h"
 #include "service/ipc/arena.h"
 #include "service/ipc/frame.h"
+#include "service/ipc/worker_common.h"
 #include "service/sandbox/sandbox.h"
 #include "smime/ipc/ipc.pb-c.h"
 
@@ -119,40 +120,9 @@ static const struct engine_op *find_op(Smime__Ipc__EngineRequest__BodyCase body)
   return NULL;
 }
 
-/* parse_fd reads a non-negative decimal fd number. */
-static int parse_fd(const char *s, int *out_fd) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535) {
-    return 0;
-  }
-  *out_fd = (int)v;
-  return 1;
-}
-
 static void usage(void) {
   fprintf(stderr, "usage: smime-engine [--fd N]\n"
                   "Serves smimed's engine requests on the socket N (default 3).\n");
-}
-
-/* answer_error turns a handler's failure into the response's Error body. */
-static int answer_error(ARENA *arena, const STATUS *st,
-                        Smime__Ipc__EngineResponse *resp) {
-  Smime__Ipc__Error *e = arena_alloc(arena, sizeof(Smime__Ipc__Error));
-  if (e == NULL) {
-    return 0;
-  }
-  smime__ipc__error__init(e);
-  e->code = st->code != STATUS_OK ? (uint32_t)st->code : STATUS_INTERNAL;
-  e->message = arena_strdup(arena, st->message[0] != '\0' ? st->message
-                                                          : "engine operation failed");
-  if (e->message == NULL) {
-    return 0;
-  }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ERROR;
-  resp->error = e;
-  return 1;
 }
 
 /* serve_one reads, runs and answers one request. Returns 1 to go on, 0 at a clean end
@@ -204,7 +174,9 @@ static int serve_one(int fd) {
     /* serve_one answers a failed operation with only its Error, whatever the handler
      * left half-built. */
     smime__ipc__engine_response__init(&resp);
-    if (!answer_error(arena, &st, &resp)) {
+    resp.error = worker_error_new(arena, &st, "engine operation failed");
+    resp.body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ERROR;
+    if (resp.error == NULL) {
       log_error("out of memory; exiting");
       exit(1);
     }
@@ -269,7 +241,7 @@ int main(int argc, char **argv) {
   int fd = 3;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
-      if (!parse_fd(argv[++i], &fd)) {
+      if (!worker_parse_fd(argv[++i], &fd)) {
         usage();
         return 2;
       }
@@ -281,13 +253,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (fcntl(fd, F_GETFD) < 0) {
-    log_error("fd %d is not open: smime-engine is started by smimed, with its socket "
-              "as fd %d", fd, fd);
+  if (!worker_claim_socket(fd, "smime-engine")) {
     return 2;
   }
-  /* main keeps the socket out of anything this process might exec (nothing, today). */
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
   if (!confine()) {
     return 1;
   }

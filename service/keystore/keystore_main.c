@@ -37,6 +37,7 @@
 #include "service/common/status.h"
 #include "service/ipc/arena.h"
 #include "service/ipc/frame.h"
+#include "service/ipc/worker_common.h"
 #include "service/keystore/kek.h"
 #include "service/keystore/keystore_ops.h"
 #include "service/sandbox/sandbox.h"
@@ -106,17 +107,6 @@ static const struct keystore_op *find_op(Smime__Ipc__KeystoreRequest__BodyCase b
   return NULL;
 }
 
-static int parse_fd(const char *s, int *out_fd) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535) {
-    return 0;
-  }
-  *out_fd = (int)v;
-  return 1;
-}
-
 static void usage(void) {
   fprintf(stderr,
           "usage: smime-keystore [--fd N] --kek-file PATH [--expect-check-value HEX]\n"
@@ -168,23 +158,6 @@ static void log_frame_error(const char *what, int rc) {
             rc == FRAME_IO ? ": " : "", rc == FRAME_IO ? strerror(errno) : "");
 }
 
-static int set_error(ARENA *arena, const STATUS *st, Smime__Ipc__KeystoreResponse *resp) {
-  Smime__Ipc__Error *e = arena_alloc(arena, sizeof(Smime__Ipc__Error));
-  if (e == NULL) {
-    return 0;
-  }
-  smime__ipc__error__init(e);
-  e->code = st->code != STATUS_OK ? (uint32_t)st->code : STATUS_INTERNAL;
-  e->message = arena_strdup(arena, st->message[0] != '\0' ? st->message
-                                                          : "keystore operation failed");
-  if (e->message == NULL) {
-    return 0;
-  }
-  resp->body_case = SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR;
-  resp->error = e;
-  return 1;
-}
-
 /* serve_one reads one request and answers it: with the handler's result, or with
  * |fatal| (when not NULL: the KEK did not load) whatever was asked. Returns 1 to go
  * on, 0 at a clean end of stream, -1 on a protocol violation or I/O failure. */
@@ -228,7 +201,9 @@ static int serve_one(int fd, KEYSTORE *ks, const STATUS *fatal) {
   }
   if (!ok) {
     smime__ipc__keystore_response__init(&resp);
-    if (!set_error(arena, &st, &resp)) {
+    resp.error = worker_error_new(arena, &st, "keystore operation failed");
+    resp.body_case = SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR;
+    if (resp.error == NULL) {
       log_error("out of memory; exiting");
       goto out;
     }
@@ -259,7 +234,7 @@ int main(int argc, char **argv) {
   const char *expect = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
-      if (!parse_fd(argv[++i], &fd)) {
+      if (!worker_parse_fd(argv[++i], &fd)) {
         usage();
         return 2;
       }
@@ -279,12 +254,9 @@ int main(int argc, char **argv) {
     usage();
     return 2;
   }
-  if (fcntl(fd, F_GETFD) < 0) {
-    log_error("fd %d is not open: smime-keystore is started by smimed, with its socket "
-              "as fd %d", fd, fd);
+  if (!worker_claim_socket(fd, "smime-keystore")) {
     return 2;
   }
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
 
   KEYSTORE ks = {.kek = NULL};
   STATUS kek_err;
