@@ -16,6 +16,7 @@ and says what is missing: it never passes without having run the image.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -251,7 +252,7 @@ class ContainerTest(unittest.TestCase):
         deadline = time.time() + 120
         while True:
             logs = cls.logs()
-            if "ready" in logs:
+            if re.search(r"smimed \S+ ready \(", logs):
                 break
             state = podman("inspect", "--format", "{{.State.Status}}", cls.name).stdout.strip()
             if state not in ("running", "created", "configured") or time.time() > deadline:

@@ -6,6 +6,7 @@ they use Debian's python3-grpcio and python3-protobuf as an independent client w
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -82,6 +83,10 @@ def children_of(pid):
     return out
 
 
+# What smimed logs once every listener accepts calls (main.c).
+READY_LINE = re.compile(r"smimed \S+ ready \(")
+
+
 class Daemon:
     """Daemon is one smimed process on a data directory under /tmp.
 
@@ -128,7 +133,9 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError("smimed exited with %s during start-up:\n%s"
                                      % (self.proc.returncode, self.read_log()))
-            if os.path.exists(self.socket) and self.read_log().find("ready") >= 0:
+            # The daemon's own line, not PostgreSQL's "ready to accept connections": the
+            # socket file exists from bind, before the server listens on it.
+            if os.path.exists(self.socket) and READY_LINE.search(self.read_log()):
                 self.channel = grpc.insecure_channel(
                     self.addr, options=[("grpc.max_send_message_length", 64 << 20)])
                 return self

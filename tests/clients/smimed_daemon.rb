@@ -44,7 +44,9 @@ module SmimedDaemon
           @pid = nil
           raise "smimed exited with #{code} during start-up:\n#{log}"
         end
-        return self if File.socket?(socket) && log.include?("ready")
+        # smimed's own ready line: PostgreSQL also logs "ready", and the socket file
+        # exists from bind, before the server listens.
+        return self if File.socket?(socket) && log.match?(/smimed \S+ ready \(/)
 
         sleep 0.1
       end
