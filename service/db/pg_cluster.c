@@ -1,9 +1,14 @@
 /* pg_cluster.c: see pg_cluster.h.
  *
- * Children are started with fork+exec: this runs before grpc_init (and in tests), so
- * the process has one thread. Still, everything the child needs (paths, argv, the
- * supplementary groups) is prepared in the parent so that the child between fork and
- * exec makes only async-signal-safe calls. */
+ * Children are started with fork+exec, not posix_spawn, because initdb and postgres
+ * must take the run-as user's identity (setgroups/setgid/setuid), which posix_spawn
+ * cannot do. The first start runs before grpc_init, with one thread; a restart
+ * (pg_cluster_restart) runs while gRPC's and libpq's threads exist. That is safe only
+ * because everything the child needs (paths, argv, the supplementary groups, its error
+ * messages) is prepared in the parent, so that the child between fork and exec makes
+ * only async-signal-safe calls: no malloc, no stdio, no logging, no locks another
+ * thread may have held at fork. gRPC's own fork handlers do nothing unless
+ * GRPC_ENABLE_FORK_SUPPORT is set, which smimed never sets. */
 #include "service/db/pg_cluster.h"
 
 #include <errno.h>
@@ -11,6 +16,7 @@
 #include <grp.h>
 #include <libpq-fe.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,14 +46,6 @@
  * has grown past this, so that a long-lived installation keeps two bounded files. */
 #define PG_LOG_ROTATE_BYTES (10L * 1024 * 1024)
 
-struct pg_cluster_st {
-  char *dir;      /* DIR, absolute */
-  char *pgdata;   /* DIR/pgdata */
-  char *log_path; /* DIR/postgresql.log */
-  char *conninfo;
-  pid_t pid;
-};
-
 /* RUN_AS is the identity the children take when the daemon runs as root. */
 typedef struct run_as_st {
   int drop; /* 0: keep ours (not root) */
@@ -56,6 +54,50 @@ typedef struct run_as_st {
   gid_t *groups;
   int ngroups;
 } RUN_AS;
+
+/* KEEPER is the thread that forks restarted postmasters. PR_SET_PDEATHSIG fires when
+ * the *thread* that forked the child ends, not the process: a postmaster forked by a
+ * short-lived thread (the supervisor, which stops first at shutdown) would get SIGINT
+ * while calls in flight still need it. So restarts fork from this thread, which lives
+ * until pg_cluster_stop has stopped the postmaster. Started on the first restart. */
+typedef struct keeper_st {
+  pthread_t thread;
+  int running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int quit;
+  /* The one job at a time: argv and log_fd in, pid and err out. */
+  int has_job;
+  int job_done;
+  char *const *argv;
+  int log_fd;
+  pid_t pid;
+  STATUS err;
+} KEEPER;
+
+struct pg_cluster_st {
+  char *dir;      /* DIR, absolute */
+  char *pgdata;   /* DIR/pgdata */
+  char *log_path; /* DIR/postgresql.log */
+  char *pidfile;  /* DIR/pgdata/postmaster.pid */
+  char *conninfo;
+  char *bindir;
+  RUN_AS as;
+  /* pid is the postmaster we watch (-1: none); read by pg_cluster_pid from any thread,
+   * hence atomic. pid_is_child: we started it (waitpid gives its exit status); 0 for
+   * one adopted from postmaster.pid (started with pg_ctl by someone else). */
+  pid_t pid;
+  int pid_is_child;
+  PG_CLUSTER_STATE down_state; /* what pg_cluster_check last found when it went away */
+  KEEPER keeper;
+};
+
+static pid_t get_pid(const PG_CLUSTER *c) { return __atomic_load_n(&c->pid, __ATOMIC_SEQ_CST); }
+
+static void set_pid(PG_CLUSTER *c, pid_t pid, int is_child) {
+  c->pid_is_child = is_child;
+  __atomic_store_n(&c->pid, pid, __ATOMIC_SEQ_CST);
+}
 
 static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -267,7 +309,13 @@ static char *conninfo_for(const char *dir, const char *dbname) {
 /* spawn starts |argv| with stdout and stderr on |log_fd|, as |as|, in its own process
  * group (a Ctrl-C meant for the daemon must not stop PostgreSQL under its feet: the
  * daemon stops it after its own shutdown), with PR_SET_PDEATHSIG(SIGINT) so that it
- * shuts down if the daemon dies without stopping it. */
+ * shuts down if the daemon dies without stopping it.
+ *
+ * Between fork and exec the child calls only async-signal-safe functions (sigprocmask,
+ * signal, setpgid, dup2, closefrom, setgroups/setgid/setuid, prctl, getppid, chdir,
+ * strlen, write, execv, _exit): on a restart it is forked from a process whose other
+ * threads (gRPC's, libpq's callers) may hold malloc's, stdio's or the logger's locks,
+ * which the child must never take. Keep it that way: format in the parent. */
 static pid_t spawn(char *const argv[], const char *cwd, int log_fd, const RUN_AS *as,
                    STATUS *err) {
   pid_t parent = getpid();
@@ -415,66 +463,96 @@ out:
   return ret;
 }
 
-/* clear_stale_postmaster handles a postmaster.pid left by an earlier run. If its
- * postmaster still runs in our data directory (the daemon was killed and it has not
- * finished shutting down, or it was started by hand), it is stopped so we start one
- * that is our child. If the pid now belongs to an unrelated process, PostgreSQL would
- * refuse to start ("lock file already exists"), so the file is removed. A pid that is
- * gone needs nothing: PostgreSQL replaces such a file itself. */
-static int clear_stale_postmaster(const PG_CLUSTER *c, STATUS *err) {
-  char *pidfile = str_printf("%s/postmaster.pid", c->pgdata);
+/* pidfile_pid reads the pid on the first line of postmaster.pid: 0 if there is no
+ * such file (PostgreSQL removes it when it shuts down cleanly), -1 if the file holds
+ * no pid (yet: a starting server writes it in steps) or cannot be read. */
+static long pidfile_pid(const PG_CLUSTER *c) {
   char line[32];
-  char link_path[64];
-  char cwd[PATH_MAX];
-  ssize_t n;
-  FILE *f;
+  FILE *f = fopen(c->pidfile, "re");
   long pid;
-  int ret = 0;
 
-  if (pidfile == NULL) {
-    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  }
-  f = fopen(pidfile, "re");
   if (f == NULL) {
-    ret = 1;
-    goto out;
+    return errno == ENOENT ? 0 : -1;
   }
   if (fgets(line, sizeof(line), f) == NULL) {
     line[0] = '\0';
   }
   fclose(f);
   pid = strtol(line, NULL, 10);
-  if (pid <= 0 || pid > INT_MAX || !process_alive((pid_t)pid)) {
-    ret = 1;
-    goto out;
+  return pid > 0 && pid <= INT_MAX ? pid : -1;
+}
+
+/* postmaster_of reports whether |pid| is a live PostgreSQL server of this cluster:
+ * command name "postgres", working directory DIR/pgdata. A pid read from a stale
+ * postmaster.pid may since belong to anything, and kill(pid, 0) alone cannot tell. */
+static int postmaster_of(const PG_CLUSTER *c, pid_t pid) {
+  char path[64];
+  char buf[PATH_MAX];
+  ssize_t n;
+  int fd;
+
+  if (pid <= 0 || !process_alive(pid)) {
+    return 0;
   }
-  snprintf(link_path, sizeof(link_path), "/proc/%ld/cwd", pid);
-  n = readlink(link_path, cwd, sizeof(cwd) - 1);
-  if (n < 0 || (size_t)n != strlen(c->pgdata) || memcmp(cwd, c->pgdata, (size_t)n) != 0) {
-    log_warn("%s names pid %ld, which is not a PostgreSQL server of this cluster; "
-             "removing the file",
-             pidfile, pid);
-    if (unlink(pidfile) != 0 && errno != ENOENT) {
-      status_set(err, STATUS_FAILED_PRECONDITION, "removing %s: %s", pidfile,
-                 strerror(errno));
-      goto out;
-    }
-    ret = 1;
-    goto out;
+  snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) {
+    return 0;
+  }
+  buf[n] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+  if (strcmp(buf, "postgres") != 0) {
+    return 0;
+  }
+  snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+  n = readlink(path, buf, sizeof(buf) - 1);
+  return n >= 0 && (size_t)n == strlen(c->pgdata) && memcmp(buf, c->pgdata, (size_t)n) == 0;
+}
+
+/* remove_foreign_pidfile removes postmaster.pid when it names a live process that is
+ * not a postmaster of this cluster (pid reuse after a reboot or a crash): PostgreSQL
+ * would refuse to start ("lock file already exists"). A pid that is gone needs
+ * nothing: PostgreSQL replaces such a file itself. |pid| is pidfile_pid's answer. */
+static int remove_foreign_pidfile(const PG_CLUSTER *c, long pid, STATUS *err) {
+  if (pid <= 0 || !process_alive((pid_t)pid) || postmaster_of(c, (pid_t)pid)) {
+    return 1;
+  }
+  log_warn("%s names pid %ld, which is not a PostgreSQL server of this cluster; "
+           "removing the file",
+           c->pidfile, pid);
+  if (unlink(c->pidfile) != 0 && errno != ENOENT) {
+    return status_set(err, STATUS_FAILED_PRECONDITION, "removing %s: %s", c->pidfile,
+                      strerror(errno));
+  }
+  return 1;
+}
+
+/* clear_stale_postmaster handles a postmaster.pid left by an earlier run. If its
+ * postmaster still runs in our data directory (the daemon was killed and it has not
+ * finished shutting down, or it was started by hand), it is stopped so we start one
+ * that is our child. A file naming an unrelated process is removed. */
+static int clear_stale_postmaster(const PG_CLUSTER *c, STATUS *err) {
+  long pid = pidfile_pid(c);
+
+  if (pid <= 0 || !process_alive((pid_t)pid)) {
+    return 1;
+  }
+  if (!postmaster_of(c, (pid_t)pid)) {
+    return remove_foreign_pidfile(c, pid, err);
   }
   log_warn("PostgreSQL (pid %ld) from an earlier run is still running in %s; stopping it",
            pid, c->pgdata);
   if (!stop_pid((pid_t)pid, PG_STOP_TIMEOUT_S)) {
-    status_set(err, STATUS_FAILED_PRECONDITION,
-               "PostgreSQL (pid %ld) from an earlier run in %s does not stop", pid,
-               c->pgdata);
-    goto out;
+    return status_set(err, STATUS_FAILED_PRECONDITION,
+                      "PostgreSQL (pid %ld) from an earlier run in %s does not stop", pid,
+                      c->pgdata);
   }
-  ret = 1;
-
-out:
-  free(pidfile);
-  return ret;
+  return 1;
 }
 
 /* create_database creates the smimed database on first start. */
@@ -518,15 +596,98 @@ out:
   return ret;
 }
 
-/* start_postgres runs the server and waits until it accepts connections. */
-static int start_postgres(PG_CLUSTER *c, const char *bindir, const RUN_AS *as,
+/* keeper_main runs the KEEPER's jobs until told to quit. */
+static void *keeper_main(void *arg) {
+  PG_CLUSTER *c = arg;
+  KEEPER *k = &c->keeper;
+
+  pthread_mutex_lock(&k->mu);
+  for (;;) {
+    while (!k->quit && !k->has_job) {
+      pthread_cond_wait(&k->cv, &k->mu);
+    }
+    if (k->quit) {
+      break;
+    }
+    pthread_mutex_unlock(&k->mu);
+    status_clear(&k->err);
+    k->pid = spawn(k->argv, c->dir, k->log_fd, &c->as, &k->err);
+    pthread_mutex_lock(&k->mu);
+    k->has_job = 0;
+    k->job_done = 1;
+    pthread_cond_broadcast(&k->cv);
+  }
+  pthread_mutex_unlock(&k->mu);
+  return NULL;
+}
+
+/* keeper_spawn is spawn() run on the KEEPER thread, started if needed. */
+static pid_t keeper_spawn(PG_CLUSTER *c, char *const argv[], int log_fd, STATUS *err) {
+  KEEPER *k = &c->keeper;
+  pid_t pid;
+  int rc;
+
+  pthread_mutex_lock(&k->mu);
+  if (!k->running) {
+    k->quit = 0;
+    rc = pthread_create(&k->thread, NULL, keeper_main, c);
+    if (rc != 0) {
+      pthread_mutex_unlock(&k->mu);
+      status_set(err, STATUS_RESOURCE_EXHAUSTED,
+                 "starting the thread that restarts PostgreSQL: %s", strerror(rc));
+      return -1;
+    }
+    k->running = 1;
+  }
+  k->argv = argv;
+  k->log_fd = log_fd;
+  k->job_done = 0;
+  k->has_job = 1;
+  pthread_cond_broadcast(&k->cv);
+  while (!k->job_done) {
+    pthread_cond_wait(&k->cv, &k->mu);
+  }
+  pid = k->pid;
+  if (pid < 0) {
+    *err = k->err;
+  }
+  pthread_mutex_unlock(&k->mu);
+  return pid;
+}
+
+/* keeper_stop ends the KEEPER thread: only once no postmaster it forked runs, since
+ * its end sends them the death signal. */
+static void keeper_stop(PG_CLUSTER *c) {
+  KEEPER *k = &c->keeper;
+
+  pthread_mutex_lock(&k->mu);
+  if (!k->running) {
+    pthread_mutex_unlock(&k->mu);
+    return;
+  }
+  k->quit = 1;
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->mu);
+  pthread_join(k->thread, NULL);
+  k->running = 0;
+}
+
+/* cancelled reports whether the caller of a restart asked it to give up. */
+static int cancelled(const atomic_int *cancel) {
+  return cancel != NULL && atomic_load(cancel) != 0;
+}
+
+/* start_postgres runs the server and waits until it accepts connections. |restart|:
+ * fork on the KEEPER thread (see KEEPER), and give up waiting once |*cancel| is set,
+ * leaving the new postmaster to pg_cluster_stop. */
+static int start_postgres(PG_CLUSTER *c, int restart, const atomic_int *cancel,
                           STATUS *err) {
   int ret = 0;
   int fd = -1;
   pid_t pid = -1;
   double deadline;
   char tail[256];
-  char *prog = str_printf("%s/postgres", bindir);
+  char *prog = str_printf("%s/postgres", c->bindir);
   char *ping = conninfo_for(c->dir, "postgres");
   char *argv[] = {prog, "-D", c->pgdata, "-k", c->dir, "-p", PG_PORT,
                   "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
@@ -536,17 +697,18 @@ static int start_postgres(PG_CLUSTER *c, const char *bindir, const RUN_AS *as,
     status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
     goto out;
   }
-  fd = open_log(c, as, err);
+  fd = open_log(c, &c->as, err);
   if (fd < 0) {
     goto out;
   }
-  pid = spawn(argv, c->dir, fd, as, err);
+  pid = restart ? keeper_spawn(c, argv, fd, err) : spawn(argv, c->dir, fd, &c->as, err);
   if (pid < 0) {
     goto out;
   }
   deadline = now_s() + PG_READY_TIMEOUT_S;
   for (;;) {
     int wstatus;
+    PGPing ping_result;
     pid_t r = waitpid(pid, &wstatus, WNOHANG);
     if (r == pid) {
       log_tail(c->log_path, tail, sizeof(tail));
@@ -559,8 +721,22 @@ static int start_postgres(PG_CLUSTER *c, const char *bindir, const RUN_AS *as,
       pid = -1;
       goto out;
     }
-    if (PQping(ping) == PQPING_OK) {
+    ping_result = PQping(ping);
+    if (ping_result == PQPING_OK) {
       break;
+    }
+    if (restart && ping_result == PQPING_REJECT) {
+      /* "The database system is starting up": crash recovery, which replays the WAL
+       * written since the last checkpoint, takes as long as it takes; stopping it
+       * would only start it over. */
+      deadline = now_s() + PG_READY_TIMEOUT_S;
+    }
+    if (cancelled(cancel)) {
+      /* Shutting down: pg_cluster_stop stops it, whatever state it is in. */
+      set_pid(c, pid, 1);
+      pid = -1;
+      status_set(err, STATUS_CANCELLED, "restart of PostgreSQL cancelled");
+      goto out;
     }
     if (now_s() >= deadline) {
       log_tail(c->log_path, tail, sizeof(tail));
@@ -572,7 +748,7 @@ static int start_postgres(PG_CLUSTER *c, const char *bindir, const RUN_AS *as,
     }
     sleep_ms(100);
   }
-  c->pid = pid;
+  set_pid(c, pid, 1);
   pid = -1;
   ret = 1;
 
@@ -596,7 +772,12 @@ static void cluster_free(PG_CLUSTER *c) {
   free(c->dir);
   free(c->pgdata);
   free(c->log_path);
+  free(c->pidfile);
   free(c->conninfo);
+  free(c->bindir);
+  free(c->as.groups);
+  pthread_cond_destroy(&c->keeper.cv);
+  pthread_mutex_destroy(&c->keeper.mu);
   free(c);
 }
 
@@ -689,6 +870,13 @@ PG_CLUSTER *pg_cluster_start(const PG_CLUSTER_CONFIG *config, STATUS *err) {
     goto err;
   }
   c->pid = -1;
+  c->down_state = PG_CLUSTER_CRASHED;
+  pthread_mutex_init(&c->keeper.mu, NULL);
+  pthread_cond_init(&c->keeper.cv, NULL);
+  /* Kept for restarts, which start postgres the same way. */
+  c->as = as;
+  as.groups = NULL;
+  c->bindir = strdup(bindir);
   /* Resolved, so that the socket directory, the conninfo and the /proc/PID/cwd check
    * of a stale postmaster all use the same spelling. */
   c->dir = realpath(abs, NULL);
@@ -701,12 +889,14 @@ PG_CLUSTER *pg_cluster_start(const PG_CLUSTER_CONFIG *config, STATUS *err) {
   }
   c->pgdata = str_printf("%s/pgdata", c->dir);
   c->log_path = str_printf("%s/postgresql.log", c->dir);
+  c->pidfile = str_printf("%s/pgdata/postmaster.pid", c->dir);
   c->conninfo = conninfo_for(c->dir, PG_DB_NAME);
-  if (c->pgdata == NULL || c->log_path == NULL || c->conninfo == NULL) {
+  if (c->pgdata == NULL || c->log_path == NULL || c->pidfile == NULL ||
+      c->conninfo == NULL || c->bindir == NULL) {
     status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
     goto err;
   }
-  if (as.drop && chown(c->dir, as.uid, as.gid) != 0) {
+  if (c->as.drop && chown(c->dir, c->as.uid, c->as.gid) != 0) {
     status_set(err, STATUS_FAILED_PRECONDITION, "chown %s to %s: %s", c->dir, user,
                strerror(errno));
     goto err;
@@ -728,14 +918,14 @@ PG_CLUSTER *pg_cluster_start(const PG_CLUSTER_CONFIG *config, STATUS *err) {
                  c->pgdata);
       goto err;
     }
-    if (!run_initdb(c, bindir, &as, err)) {
+    if (!run_initdb(c, c->bindir, &c->as, err)) {
       goto err;
     }
   } else if (!clear_stale_postmaster(c, err)) {
     goto err;
   }
 
-  if (!start_postgres(c, bindir, &as, err)) {
+  if (!start_postgres(c, 0, NULL, err)) {
     goto err;
   }
   if (!create_database(c, err)) {
@@ -758,18 +948,119 @@ err:
 
 const char *pg_cluster_conninfo(const PG_CLUSTER *cluster) { return cluster->conninfo; }
 
-pid_t pg_cluster_pid(const PG_CLUSTER *cluster) { return cluster->pid; }
+pid_t pg_cluster_pid(const PG_CLUSTER *cluster) { return get_pid(cluster); }
+
+/* describe_exit writes why a reaped postmaster ended, e.g. "killed by signal 9
+ * (Killed)", and returns whether that was a crash rather than a clean shutdown. */
+static int describe_exit(int wstatus, char *why, size_t why_len) {
+  if (WIFSIGNALED(wstatus)) {
+    const char *name = sigdescr_np(WTERMSIG(wstatus));
+    snprintf(why, why_len, "killed by signal %d (%s)%s", WTERMSIG(wstatus),
+             name != NULL ? name : "unknown",
+             WTERMSIG(wstatus) == SIGKILL ? "; the OOM killer, or kill -9" : "");
+    return 1;
+  }
+  if (WEXITSTATUS(wstatus) != 0) {
+    snprintf(why, why_len, "exited with status %d", WEXITSTATUS(wstatus));
+    return 1;
+  }
+  snprintf(why, why_len, "shut down (exit status 0)");
+  return 0;
+}
+
+/* adopt_from_pidfile takes as ours a postmaster of this cluster that postmaster.pid
+ * names and that is not the one we watched: one an administrator started (pg_ctl
+ * start, pg_ctl restart) after ours ended. Returns 1 if it did. */
+static int adopt_from_pidfile(PG_CLUSTER *c) {
+  long pid = pidfile_pid(c);
+
+  if (pid <= 0 || pid == get_pid(c) || !postmaster_of(c, (pid_t)pid)) {
+    return 0;
+  }
+  log_info("PostgreSQL (pid %ld, started outside smimed) now runs %s; watching it", pid,
+           c->pgdata);
+  set_pid(c, (pid_t)pid, 0);
+  return 1;
+}
+
+PG_CLUSTER_STATE pg_cluster_check(PG_CLUSTER *c, char *why, size_t why_len) {
+  pid_t pid = get_pid(c);
+  int crashed;
+
+  why[0] = '\0';
+  if (pid > 0 && c->pid_is_child) {
+    int wstatus;
+    pid_t r = waitpid(pid, &wstatus, WNOHANG);
+    if (r == 0) {
+      return PG_CLUSTER_RUNNING;
+    }
+    if (r == pid) {
+      crashed = describe_exit(wstatus, why, why_len);
+      goto gone;
+    }
+    /* ECHILD: reaped elsewhere (SIGCHLD ignored): fall back to watching the pid. */
+  }
+  if (pid > 0 && postmaster_of(c, pid)) {
+    return PG_CLUSTER_RUNNING;
+  }
+  if (pid > 0) {
+    snprintf(why, why_len, "pid %d is gone", (int)pid);
+    crashed = -1; /* unknown: decided from postmaster.pid below */
+    goto gone;
+  }
+  /* Already reported down: only someone else's start changes that. */
+  return adopt_from_pidfile(c) ? PG_CLUSTER_RUNNING : c->down_state;
+
+gone:
+  set_pid(c, -1, 0);
+  if (adopt_from_pidfile(c)) {
+    return PG_CLUSTER_RUNNING; /* pg_ctl restart: stopped and started from outside */
+  }
+  if (crashed < 0) {
+    /* PostgreSQL removes postmaster.pid when it shuts down; a killed one leaves it. */
+    crashed = pidfile_pid(c) != 0;
+    snprintf(why + strlen(why), why_len - strlen(why), "%s",
+             crashed ? " and left postmaster.pid behind (killed or crashed)"
+                     : " after a clean shutdown (postmaster.pid removed)");
+  }
+  c->down_state = crashed ? PG_CLUSTER_CRASHED : PG_CLUSTER_STOPPED;
+  return c->down_state;
+}
+
+int pg_cluster_restart(PG_CLUSTER *c, const atomic_int *cancel, STATUS *err) {
+  long pid;
+
+  if (cancelled(cancel)) {
+    return status_set(err, STATUS_CANCELLED, "restart of PostgreSQL cancelled");
+  }
+  if (get_pid(c) > 0 && postmaster_of(c, get_pid(c))) {
+    return 1;
+  }
+  if (adopt_from_pidfile(c)) {
+    return 1;
+  }
+  pid = pidfile_pid(c);
+  if (!remove_foreign_pidfile(c, pid, err)) {
+    return 0;
+  }
+  return start_postgres(c, 1, cancel, err);
+}
 
 void pg_cluster_stop(PG_CLUSTER *cluster) {
+  pid_t pid;
+
   if (cluster == NULL) {
     return;
   }
-  if (cluster->pid > 0) {
-    if (stop_pid(cluster->pid, PG_STOP_TIMEOUT_S)) {
+  pid = get_pid(cluster);
+  if (pid > 0) {
+    if (stop_pid(pid, PG_STOP_TIMEOUT_S)) {
       log_info("PostgreSQL stopped");
     } else {
-      log_error("PostgreSQL (pid %d) could not be stopped", (int)cluster->pid);
+      log_error("PostgreSQL (pid %d) could not be stopped", (int)pid);
     }
   }
+  /* After the postmaster: the keeper's end would send it the death signal. */
+  keeper_stop(cluster);
   cluster_free(cluster);
 }
