@@ -759,8 +759,13 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   char fd_text[16];
   snprintf(fd_text, sizeof(fd_text), "%d", WORKER_FD);
   const char *engine_argv[] = {config->engine_path, "--fd", fd_text, NULL};
+  /* The optional --new-kek-file goes last, so that NULL ends the list without it. */
   const char *keystore_argv[] = {config->keystore_path, "--fd", fd_text,
-                                 "--kek-file", config->kek_path, NULL};
+                                 "--kek-file", config->kek_path,
+                                 "--new-kek-file", config->new_kek_path, NULL};
+  if (config->new_kek_path == NULL) {
+    keystore_argv[5] = NULL;
+  }
   char check[64];
   /* worker_pool_start starts the keystore first: a bad KEK file is the likeliest
    * failure, and its message the most useful. A keystore restarted later must find
@@ -771,7 +776,11 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   }
   const char *restart_argv[] = {config->keystore_path, "--fd", fd_text,
                                 "--kek-file", config->kek_path,
-                                "--expect-check-value", check, NULL};
+                                "--expect-check-value", check,
+                                "--new-kek-file", config->new_kek_path, NULL};
+  if (config->new_kek_path == NULL) {
+    restart_argv[7] = NULL;
+  }
   if (!group_set_argv(&pool->keystore, restart_argv, err) ||
       !group_init(&pool->engines, &kEngineKind, engine_argv, config->engines, err)) {
     goto err;

@@ -21,6 +21,8 @@ typedef struct worker_pool_config_st {
   const char *engine_path;    /* smime-engine binary */
   const char *keystore_path;  /* smime-keystore binary */
   const char *kek_path;       /* key-encryption key file, passed to the keystore */
+  const char *new_kek_path;   /* NULL; or, for smimed --rotate-kek, the keystore's
+                                 --new-kek-file */
   unsigned engines;           /* number of engine processes, >= 1 */
 } WORKER_POOL_CONFIG;
 
