@@ -137,7 +137,8 @@ class Daemon:
             # socket file exists from bind, before the server listens on it.
             if os.path.exists(self.socket) and READY_LINE.search(self.read_log()):
                 self.channel = grpc.insecure_channel(
-                    self.addr, options=[("grpc.max_send_message_length", 64 << 20)])
+                    self.addr, options=[("grpc.max_send_message_length", 64 << 20),
+                                        ("grpc.max_receive_message_length", 64 << 20)])
                 return self
             time.sleep(0.1)
         raise AssertionError("smimed did not become ready in %ss:\n%s" % (timeout, self.read_log()))

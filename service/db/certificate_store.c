@@ -369,7 +369,7 @@ out:
 }
 
 /* select_one_cert runs "SELECT kCertColumns FROM certificates c WHERE c.sha256 = $1". */
-static PGresult *select_one_cert(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN],
+static PGresult *select_one_cert(DB *db, PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN],
                                  const char *suffix) {
   char sql[2048];
   snprintf(sql, sizeof(sql), "SELECT %s FROM certificates c WHERE c.sha256 = $1%s",
@@ -377,7 +377,7 @@ static PGresult *select_one_cert(PGconn *conn, const uint8_t sha256[CERT_SHA256_
   const char *params[1] = {(const char *)sha256};
   int lengths[1] = {CERT_SHA256_LEN};
   int formats[1] = {1};
-  return PQexecParams(conn, sql, 1, NULL, params, lengths, formats, 0);
+  return db_exec_cached(db, conn, sql, 1, params, lengths, formats, 0);
 }
 
 static void hex_fingerprint(const uint8_t sha256[CERT_SHA256_LEN], char out[65]) {
@@ -386,12 +386,13 @@ static void hex_fingerprint(const uint8_t sha256[CERT_SHA256_LEN], char out[65])
   }
 }
 
-int certificate_store_get_on(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
-                             Smime__V1__Certificate **out, int *out_broken, STATUS *err) {
+int certificate_store_get_on(DB *db, PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN],
+                             time_t now, Smime__V1__Certificate **out, int *out_broken,
+                             STATUS *err) {
   int ret = 0;
   char hex[65];
   *out = NULL;
-  PGresult *res = select_one_cert(conn, sha256, "");
+  PGresult *res = select_one_cert(db, conn, sha256, "");
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "reading a certificate", out_broken, err);
     goto out;
@@ -421,7 +422,7 @@ int certificate_store_get(DB *db, const uint8_t sha256[CERT_SHA256_LEN], time_t 
   if (conn == NULL) {
     return 0;
   }
-  int ok = certificate_store_get_on(conn, sha256, now, out, &broken, err);
+  int ok = certificate_store_get_on(db, conn, sha256, now, out, &broken, err);
   db_release(db, conn, broken);
   return ok;
 }
@@ -452,15 +453,15 @@ int certificate_store_export(DB *db, const uint8_t sha256[CERT_SHA256_LEN], int 
     const char *params[1] = {(const char *)current};
     int lengths[1] = {CERT_SHA256_LEN};
     int formats[1] = {1};
-    res = PQexecParams(
-        conn,
+    res = db_exec_cached(
+        db, conn,
         n == 0 ? "SELECT der, sha256, (issuer_der = subject_der) FROM certificates WHERE sha256 = $1"
                : "SELECT i.der, i.sha256, (i.issuer_der = i.subject_der) "
                  "FROM certificates c JOIN certificates i ON i.subject_der = c.issuer_der "
                  "AND i.is_ca AND i.id <> c.id WHERE c.sha256 = $1 "
                  "ORDER BY (i.subject_key_id = c.authority_key_id) DESC NULLS LAST, i.id DESC "
                  "LIMIT 1",
-        1, NULL, params, lengths, formats, 1);
+        1, params, lengths, formats, 1);
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
       db_result_status(conn, res, "reading a certificate", &broken, err);
       goto out;
@@ -702,7 +703,7 @@ int certificate_store_delete(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN]
   Smime__V1__Certificate *cert = NULL;
   *out_deleted = NULL;
   *out_had_key = 0;
-  if (!certificate_store_get_on(conn, sha256, now, &cert, out_broken, err)) {
+  if (!certificate_store_get_on(NULL, conn, sha256, now, &cert, out_broken, err)) {
     return 0;
   }
   /* Addresses and the private key go with it (ON DELETE CASCADE). */
@@ -722,7 +723,7 @@ int certificate_store_delete_key(PGconn *conn, const uint8_t sha256[CERT_SHA256_
   Smime__V1__Certificate *cert = NULL;
   char hex[65];
   *out_cert = NULL;
-  if (!certificate_store_get_on(conn, sha256, now, &cert, out_broken, err)) {
+  if (!certificate_store_get_on(NULL, conn, sha256, now, &cert, out_broken, err)) {
     return 0;
   }
   long n = delete_where(conn,

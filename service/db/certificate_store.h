@@ -53,8 +53,9 @@ void certificate_ders_free(ProtobufCBinaryData *ders, size_t n);
 int certificate_store_get(DB *db, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
                           Smime__V1__Certificate **out, STATUS *err);
 
-/* certificate_store_get_on reads the same on |conn| (e.g. inside a transaction). */
-int certificate_store_get_on(PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
+/* certificate_store_get_on reads the same on |conn| (e.g. inside a transaction); with
+ * |db| (may be NULL) and |conn| outside a transaction, through the query cache. */
+int certificate_store_get_on(DB *db, PGconn *conn, const uint8_t sha256[CERT_SHA256_LEN], time_t now,
                              Smime__V1__Certificate **out, int *out_broken, STATUS *err);
 
 /* certificate_store_export returns the DER of certificate |sha256| and, with

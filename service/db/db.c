@@ -9,10 +9,16 @@
 #include <strings.h>
 
 #include "service/common/log.h"
+#include "service/db/change_listener.h"
 #include "service/db/migrations.h"
+#include "service/db/query_cache.h"
 
 /* DB_MAX_CONNECTIONS bounds the pool: PostgreSQL's own default max_connections is 100. */
 #define DB_MAX_CONNECTIONS 512
+
+/* The query cache's bounds: far above a helpdesk's working set (a result is a few KiB). */
+#define DB_CACHE_MAX_ENTRIES 20000
+#define DB_CACHE_MAX_BYTES (64u << 20)
 
 typedef struct db_slot_st {
   PGconn *conn; /* NULL until first needed */
@@ -27,6 +33,8 @@ struct db_st {
   unsigned n;
   DB_SLOT *slots;
   unsigned schema_version;
+  QUERY_CACHE *cache;
+  CHANGE_LISTENER *listener;
 };
 
 /* one_line copies |in| to |out| with newlines turned into "; " and trailing space
@@ -141,6 +149,15 @@ DB *db_open(const char *conninfo, unsigned connections, STATUS *err) {
   if (!migrations_apply(db->slots[0].conn, &db->schema_version, &broken, err)) {
     goto err;
   }
+  db->cache = query_cache_new(DB_CACHE_MAX_ENTRIES, DB_CACHE_MAX_BYTES);
+  if (db->cache == NULL) {
+    status_set(err, STATUS_RESOURCE_EXHAUSTED, "database: out of memory");
+    goto err;
+  }
+  db->listener = change_listener_start(db->conninfo, db->cache, err);
+  if (db->listener == NULL) {
+    goto err;
+  }
   return db;
 
 err:
@@ -152,6 +169,8 @@ void db_close(DB *db) {
   if (db == NULL) {
     return;
   }
+  change_listener_stop(db->listener);
+  query_cache_free(db->cache);
   for (unsigned i = 0; db->slots != NULL && i < db->n; i++) {
     if (db->slots[i].conn != NULL) {
       PQfinish(db->slots[i].conn);
@@ -165,6 +184,67 @@ void db_close(DB *db) {
 }
 
 unsigned db_schema_version(DB *db) { return db->schema_version; }
+
+/* cache_key lays out what identifies a query's result: the result format, the SQL, and
+ * each parameter's format, length and bytes (lengths make the layout unambiguous). */
+static unsigned char *cache_key(const char *sql, int n_params, const char *const *values,
+                                const int *lengths, const int *formats, int result_format,
+                                size_t *out_len) {
+  size_t sql_len = strlen(sql);
+  size_t len = 1 + sql_len + 1;
+  for (int i = 0; i < n_params; i++) {
+    int binary = formats != NULL && formats[i] == 1;
+    len += 1 + sizeof(size_t) + (binary ? (size_t)lengths[i] : strlen(values[i]));
+  }
+  unsigned char *key = malloc(len);
+  if (key == NULL) {
+    return NULL;
+  }
+  unsigned char *p = key;
+  *p++ = (unsigned char)result_format;
+  memcpy(p, sql, sql_len + 1);
+  p += sql_len + 1;
+  for (int i = 0; i < n_params; i++) {
+    int binary = formats != NULL && formats[i] == 1;
+    size_t n = binary ? (size_t)lengths[i] : strlen(values[i]);
+    *p++ = (unsigned char)binary;
+    memcpy(p, &n, sizeof(n));
+    p += sizeof(n);
+    memcpy(p, values[i], n);
+    p += n;
+  }
+  *out_len = len;
+  return key;
+}
+
+PGresult *db_exec_cached(DB *db, PGconn *conn, const char *sql, int n_params,
+                         const char *const *values, const int *lengths, const int *formats,
+                         int result_format) {
+  /* Inside a transaction a query may see the caller's own uncommitted writes: neither
+   * served from nor stored in the cache. NULL values (SQL NULL) are not cached either. */
+  int cacheable = db != NULL && PQtransactionStatus(conn) == PQTRANS_IDLE;
+  for (int i = 0; cacheable && i < n_params; i++) {
+    cacheable = values[i] != NULL;
+  }
+  size_t key_len = 0;
+  unsigned char *key =
+      cacheable ? cache_key(sql, n_params, values, lengths, formats, result_format, &key_len)
+                : NULL;
+  uint64_t generation = 0;
+  PGresult *res = key != NULL ? query_cache_get(db->cache, key, key_len, &generation) : NULL;
+  if (res == NULL) {
+    res = PQexecParams(conn, sql, n_params, NULL, values, lengths, formats, result_format);
+    if (key != NULL && res != NULL) {
+      query_cache_put(db->cache, key, key_len, generation, res);
+    }
+  }
+  free(key);
+  return res;
+}
+
+void db_note_change(DB *db) { query_cache_invalidate(db->cache); }
+
+void db_cache_stats(DB *db, QUERY_CACHE_STATS *out) { query_cache_stats(db->cache, out); }
 
 /* release_slot marks |slot| free and wakes one waiter. */
 static void release_slot(DB *db, DB_SLOT *slot, int broken) {

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "service/common/status.h"
+#include "service/db/query_cache.h"
 
 typedef struct db_st DB;
 
@@ -44,6 +45,22 @@ int db_result_status(PGconn *conn, const PGresult *res, const char *what, int *o
  * (BEGIN, COMMIT, ROLLBACK, ...), on |conn|. On failure fills |err| as
  * db_result_status does and sets |*out_broken|. */
 int db_exec(PGconn *conn, const char *sql, int *out_broken, STATUS *err);
+
+/* db_exec_cached is PQexecParams(conn, ...) for a read whose result depends only on the
+ * database's content, not on the time it runs: when |conn| is not inside a transaction
+ * the result may come from the query cache (query_cache.h) without a round trip. The
+ * result is the caller's to PQclear, as PQexecParams's. |db| NULL: no cache. */
+PGresult *db_exec_cached(DB *db, PGconn *conn, const char *sql, int n_params,
+                         const char *const *values, const int *lengths, const int *formats,
+                         int result_format);
+
+/* db_note_change tells the query cache that this replica changed settings, certificates
+ * or private keys: call it right after the COMMIT, before answering the call, so that
+ * the very next call sees the change. (Other replicas learn of it from NOTIFY.) */
+void db_note_change(DB *db);
+
+/* db_cache_stats reads the query cache's counters. */
+void db_cache_stats(DB *db, QUERY_CACHE_STATS *out);
 
 /* db_ping checks that the database answers (SELECT 1 on a pooled connection), for the
  * health service. Returns 0 with |err| UNAVAILABLE if not. */

@@ -86,15 +86,15 @@ int incoming_store_trust_certs(DB *db, Smime__Ipc__CmsIdentifier *const *ids, si
     goto out;
   }
   const char *params[5] = {p[0], p[1], p[2], p[3], limit};
-  res = PQexecParams(
-      conn,
+  res = db_exec_cached(
+      db, conn,
       "SELECT c.der FROM certificates c WHERE c.is_ca "
       "OR c.subject_der = ANY (ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) x)) "
       "OR (c.issuer_der, c.serial_der) IN (SELECT decode(a, 'hex'), decode(b, 'hex') "
       "    FROM unnest($2::text[], $3::text[]) AS t(a, b)) "
       "OR c.subject_key_id = ANY (ARRAY(SELECT decode(x, 'hex') FROM unnest($4::text[]) x)) "
       "ORDER BY c.id DESC LIMIT $5::int",
-      5, NULL, params, NULL, NULL, 1);
+      5, params, NULL, NULL, 1);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "finding certificates for a signature", &broken, err);
     goto out;
@@ -160,13 +160,13 @@ int incoming_store_recipient_keys(DB *db, Smime__Ipc__RecipientEntry *const *rec
       }
     }
     PQclear(res);
-    res = PQexecParams(conn,
+    res = db_exec_cached(db, conn,
                        "SELECT c.sha256, k.wrapped FROM certificates c "
                        "JOIN private_keys k ON k.certificate_id = c.id "
                        "WHERE (length($1::bytea) > 0 AND c.issuer_der = $1::bytea AND c.serial_der = $2::bytea) "
                        "OR (length($3::bytea) > 0 AND c.subject_key_id = $3::bytea) "
                        "ORDER BY c.id DESC LIMIT $4::int",
-                       4, NULL, params, lengths, formats, 1);
+                       4, params, lengths, formats, 1);
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
       db_result_status(conn, res, "finding private keys for a message", &broken, err);
       goto out;

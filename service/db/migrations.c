@@ -200,8 +200,32 @@ static const char kSchemaV1[] =
     "CREATE INDEX log_retry_hints_subject_key_id ON log_retry_hints (subject_key_id)\n"
     "  WHERE resolved_at IS NULL;\n";
 
+/* kSchemaV2: every change to what the front caches (query_cache.h) is announced on the
+ * channel smimed_changes, once per statement, on commit (PostgreSQL folds the repeats
+ * of one transaction into one), so that every replica drops its cache. */
+static const char kSchemaV2[] =
+    "CREATE FUNCTION smimed_notify_change() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+    "BEGIN\n"
+    "  PERFORM pg_notify('smimed_changes', '');\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$f$;\n"
+    "CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON settings FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n"
+    "CREATE TRIGGER group_defaults_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON group_defaults FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n"
+    "CREATE TRIGGER certificates_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON certificates FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n"
+    "CREATE TRIGGER certificate_emails_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON certificate_emails FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n"
+    "CREATE TRIGGER private_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON private_keys FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n"
+    "CREATE TRIGGER key_encryption_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE\n"
+    "  ON key_encryption_key FOR EACH STATEMENT EXECUTE FUNCTION smimed_notify_change();\n";
+
 const MIGRATION kMigrations[] = {
     {1, "initial schema", kSchemaV1},
+    {2, "announce changes to cached tables", kSchemaV2},
 };
 
 const size_t kMigrationsCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

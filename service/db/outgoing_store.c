@@ -102,7 +102,7 @@ static int first_with(const int *faults, int rows, int allowed, int needed) {
 }
 
 /* take_row loads row |row| as |out|'s certificate. */
-static int take_row(PGconn *conn, const PGresult *res, int row, time_t now, OUTGOING_CHOICE *out,
+static int take_row(DB *db, PGconn *conn, const PGresult *res, int row, time_t now, OUTGOING_CHOICE *out,
                     int *broken, STATUS *err) {
   size_t len = (size_t)PQgetlength(res, row, 1);
   if (PQgetlength(res, row, 0) != CERT_SHA256_LEN) {
@@ -115,11 +115,11 @@ static int take_row(PGconn *conn, const PGresult *res, int row, time_t now, OUTG
   }
   memcpy(out->der.data, PQgetvalue(res, row, 1), len);
   out->der.len = len;
-  return certificate_store_get_on(conn, out->sha256, now, &out->cert, broken, err);
+  return certificate_store_get_on(db, conn, out->sha256, now, &out->cert, broken, err);
 }
 
 /* judge picks the usable row of |res| into |out|, or writes the reason why none is. */
-static int judge(PGconn *conn, const PGresult *res, const char *address, int purpose,
+static int judge(DB *db, PGconn *conn, const PGresult *res, const char *address, int purpose,
                  int allow_expired, time_t now, OUTGOING_CHOICE *out, int *broken,
                  STATUS *err) {
   int rows = PQntuples(res);
@@ -142,7 +142,7 @@ static int judge(PGconn *conn, const PGresult *res, const char *address, int pur
     out->expired_used = i >= 0;
   }
   if (i >= 0) {
-    return take_row(conn, res, i, now, out, broken, err);
+    return take_row(db, conn, res, i, now, out, broken, err);
   }
   /* judge explains the most fixable fault: a matter of time first, then the missing
    * key, then a certificate unfit for S/MIME, then the wrong key usage. */
@@ -179,12 +179,12 @@ static int run_choice(DB *db, const char *sql, int n_params, const char *const *
   if (conn == NULL) {
     return 0;
   }
-  res = PQexecParams(conn, sql, n_params, NULL, params, lengths, formats, 1);
+  res = db_exec_cached(db, conn, sql, n_params, params, lengths, formats, 1);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "choosing a certificate", &broken, err);
     goto out;
   }
-  ok = judge(conn, res, address, purpose, allow_expired, now, out, &broken, err);
+  ok = judge(db, conn, res, address, purpose, allow_expired, now, out, &broken, err);
 
 out:
   PQclear(res);
@@ -251,10 +251,10 @@ int outgoing_store_wrapped_key(DB *db, const uint8_t sha256[CERT_SHA256_LEN],
   const char *params[1] = {(const char *)sha256};
   int lengths[1] = {CERT_SHA256_LEN};
   int formats[1] = {1};
-  res = PQexecParams(conn,
-                     "SELECT k.wrapped FROM private_keys k JOIN certificates c "
-                     "ON c.id = k.certificate_id WHERE c.sha256 = $1",
-                     1, NULL, params, lengths, formats, 1);
+  res = db_exec_cached(db, conn,
+                       "SELECT k.wrapped FROM private_keys k JOIN certificates c "
+                       "ON c.id = k.certificate_id WHERE c.sha256 = $1",
+                       1, params, lengths, formats, 1);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "reading a private key", &broken, err);
     goto out;

@@ -130,7 +130,7 @@ int settings_store_is_enabled(DB *db, int *out_enabled, STATUS *err) {
   if (conn == NULL) {
     return 0;
   }
-  res = PQexec(conn, "SELECT enabled FROM settings");
+  res = db_exec_cached(db, conn, "SELECT enabled FROM settings", 0, NULL, NULL, NULL, 0);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     db_result_status(conn, res, "reading settings", &broken, err);
     goto out;
@@ -404,7 +404,10 @@ int settings_store_update(DB *db, const Smime__V1__UpdateSettingsRequest *req,
   if (!load_settings(conn, &settings, &broken, err)) {
     goto out;
   }
-  if (!db_exec(conn, "COMMIT", &broken, err)) {
+  int committed = db_exec(conn, "COMMIT", &broken, err);
+  /* Even a failed COMMIT may have committed: the cache starts again either way. */
+  db_note_change(db);
+  if (!committed) {
     goto out;
   }
   *out = settings;

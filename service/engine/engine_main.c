@@ -27,6 +27,7 @@
 #include <openssl/rand.h>
 
 #include "service/common/log.h"
+#include "service/common/malloc_tuning.h"
 #include "service/common/status.h"
 #include "service/engine/engine_ops.h"
 #include "service/ipc/arena.h"
@@ -238,6 +239,7 @@ static int confine(void) {
 
 int main(int argc, char **argv) {
   log_set_program("smime-engine");
+  malloc_tune_for_messages();
   int fd = 3;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "service/db/db.h"
+#include "service/db/log_writer.h"
 #include "service/front/reflection.h"
 #include "service/front/server.h"
 #include "service/pool/worker_pool.h"
@@ -23,6 +24,8 @@
 
 typedef struct app_st {
   DB *db;
+  /* log_writer group-commits the audit entries written outside a caller's transaction. */
+  LOG_WRITER *log_writer;
   WORKER_POOL *pool;
   REFLECTION *reflection;
   char kek_check_value[32];

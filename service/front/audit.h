@@ -43,9 +43,12 @@ void audit_add_certificate(AUDIT *a, const Smime__V1__Certificate *c);
 /* audit_comment appends to the entry's comment, which says what happened. */
 void audit_comment(AUDIT *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* audit_append stores |entry| through the log writer (group commit), committed on
+ * return; sets |*out_id|. */
+int audit_append(APP *app, const Smime__V1__LogEntry *entry, int64_t *out_id, STATUS *err);
+
 /* audit_write stores the entry with its status: on |conn| (the caller's transaction)
- * or, with |conn| NULL, on a connection of its own, committed on return. Sets
- * |*out_id| (may be NULL). */
+ * or, with |conn| NULL, through audit_append. Sets |*out_id| (may be NULL). */
 int audit_write(APP *app, PGconn *conn, AUDIT *a, int success, int64_t *out_id, STATUS *err);
 
 /* audit_failure records that the call failed with |why|, on its own connection. A

@@ -20,9 +20,14 @@
 
 #include "protos/descriptor_set.h"
 #include "service/common/log.h"
+#include "service/common/malloc_tuning.h"
 #include "service/db/db.h"
+#include "service/db/kek_rotation_store.h"
+#include "service/db/log_writer.h"
 #include "service/db/pg_cluster.h"
+#include "service/db/pg_supervisor.h"
 #include "service/front/app.h"
+#include "service/front/kek_rotation.h"
 #include "service/front/metrics.h"
 #include "service/front/reflection.h"
 #include "service/front/server.h"
@@ -54,12 +59,15 @@ typedef struct options_st {
   const char *engine_path;
   const char *keystore_path;
   const char *metrics_listen;
+  const char *rotate_kek; /* --rotate-kek NEW_KEK_FILE: rotate, then exit */
   ROLE_MAP roles; /* from --role-from, --admin-match, --service-match */
 } OPTIONS;
 
 static const char kUsage[] =
     "usage: smimed --data-dir DIR [options]\n"
     "       smimed --database-url URL --kek-file FILE --socket PATH [options]\n"
+    "       smimed --data-dir DIR --rotate-kek NEW_KEK_FILE\n"
+    "       smimed --database-url URL --kek-file FILE --rotate-kek NEW_KEK_FILE\n"
     "\n"
     "smimed signs, encrypts, verifies and decrypts S/MIME mail for a helpdesk, over gRPC.\n"
     "\n"
@@ -112,6 +120,14 @@ static const char kUsage[] =
     "  --log-format text|json   the daemon's and its workers' stderr log: a line of text\n"
     "                           (default) or one JSON object per line (time, program,\n"
     "                           pid, level, message), for log collectors\n"
+    "  --rotate-kek NEW_KEK_FILE\n"
+    "                           re-wrap every stored private key under the key in\n"
+    "                           NEW_KEK_FILE (created, 32 random bytes, mode 0600, when\n"
+    "                           absent) in one transaction, then exit; every smimed on the\n"
+    "                           database must be stopped. With --data-dir the new key\n"
+    "                           becomes DIR/kek.key (NEW_KEK_FILE must be on DIR's file\n"
+    "                           system) and the old one DIR/kek.key.retired-CHECKVALUE.\n"
+    "                           Run it again after an interruption (SECURITY.md)\n"
     "  --version                print the version and exit\n"
     "  --help                   this text\n"
     "\n"
@@ -208,7 +224,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
-    OPT_LOG_FORMAT, OPT_MAX_RECIPIENTS, OPT_MAX_LAYERS,
+    OPT_LOG_FORMAT, OPT_MAX_RECIPIENTS, OPT_MAX_LAYERS, OPT_ROTATE_KEK,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -236,6 +252,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"max-recipients", required_argument, NULL, OPT_MAX_RECIPIENTS},
       {"max-layers", required_argument, NULL, OPT_MAX_LAYERS},
+      {"rotate-kek", required_argument, NULL, OPT_ROTATE_KEK},
       {NULL, 0, NULL, 0},
   };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -299,6 +316,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       case OPT_ADMIN_MATCH: o->admin_match = optarg; break;
       case OPT_SERVICE_MATCH: o->service_match = optarg; break;
       case OPT_METRICS_LISTEN: o->metrics_listen = optarg; break;
+      case OPT_ROTATE_KEK: o->rotate_kek = optarg; break;
       default:
         fprintf(stderr, "smimed: unknown or incomplete option \"%s\"; see smimed --help\n",
                 argv[optind - 1]);
@@ -310,7 +328,8 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     return 0;
   }
   if (o->data_dir == NULL && (o->database_url == NULL || o->kek_file == NULL ||
-                              (o->socket_path == NULL && o->listen == NULL))) {
+                              (o->socket_path == NULL && o->listen == NULL &&
+                               o->rotate_kek == NULL))) {
     fprintf(stderr, "smimed: give --data-dir DIR (embedded default), or --database-url with "
                     "--kek-file and --socket or --listen; see smimed --help\n");
     return 0;
@@ -490,9 +509,11 @@ int main(int argc, char **argv) {
   int exit_code = 1;
   int lock_fd = -1;
   PG_CLUSTER *cluster = NULL;
+  PG_SUPERVISOR *supervisor = NULL;
   WORKER_POOL *pool = NULL;
   SERVER *server = NULL;
   METRICS_SERVER *metrics = NULL;
+  KEK_DAEMON_LOCK *kek_lock = NULL;
   APP app;
   STATUS err;
   char *kek_path = NULL, *socket_path = NULL, *engine_path = NULL, *keystore_path = NULL;
@@ -506,6 +527,7 @@ int main(int argc, char **argv) {
     return exit_code;
   }
   log_set_program("smimed");
+  malloc_tune_for_messages();
 
   /* Signals: every thread inherits this mask; the main thread alone takes them with
    * sigwait, so no handler runs inside gRPC or libpq. */
@@ -548,6 +570,9 @@ int main(int argc, char **argv) {
   if (opt.data_dir != NULL) {
     lock_fd = prepare_data_dir(opt.data_dir);
     if (lock_fd < 0) {
+      if (opt.rotate_kek != NULL) {
+        log_error("stop it before rotating the key-encryption key; nothing was changed");
+      }
       goto out;
     }
   }
@@ -577,6 +602,16 @@ int main(int argc, char **argv) {
     }
     conninfo = pg_cluster_conninfo(cluster);
   }
+  if (opt.rotate_kek != NULL) {
+    KEK_ROTATION_CONFIG rc = {.conninfo = conninfo, .engine_path = engine_path,
+                              .keystore_path = keystore_path, .kek_path = kek_path,
+                              .new_kek_path = opt.rotate_kek,
+                              .data_dir = opt.kek_file == NULL ? opt.data_dir : NULL};
+    exit_code = kek_rotation_main(&rc);
+    free(socket_path); /* not ours to remove: rotation serves no socket */
+    socket_path = NULL;
+    goto out;
+  }
 
   WORKER_POOL_CONFIG wc = {.engine_path = engine_path,
                            .keystore_path = keystore_path,
@@ -604,6 +639,13 @@ int main(int argc, char **argv) {
     log_info("metrics at http://%s/metrics (plain HTTP)", opt.metrics_listen);
   }
 
+  /* The shared advisory lock, held until exit, keeps smimed --rotate-kek off this
+   * database while we run on the old key (kek_rotation_store.h). */
+  kek_lock = kek_daemon_lock_take(conninfo, &err);
+  if (kek_lock == NULL) {
+    log_error("%s", err.message);
+    goto out;
+  }
   app.db = db_open(conninfo, opt.threads, &err);
   if (app.db == NULL) {
     log_error("database: %s", err.message);
@@ -614,6 +656,12 @@ int main(int argc, char **argv) {
     goto out;
   }
   log_info("database schema version %u", db_schema_version(app.db));
+  app.log_writer = log_writer_start(app.db, &err);
+  if (app.log_writer == NULL) {
+    log_error("%s", err.message);
+    goto out;
+  }
+  metrics_set_database(app.log_writer, app.db);
 
   grpc_init();
   grpc_started = 1;
@@ -669,6 +717,11 @@ int main(int argc, char **argv) {
     log_error("%s", err.message);
     goto out;
   }
+  /* Last: it restarts a PostgreSQL that dies, forking only async-signal-safe children. */
+  if (cluster != NULL && (supervisor = pg_supervisor_start(cluster, &err)) == NULL) {
+    log_error("%s", err.message);
+    goto out;
+  }
   if (socket_path != NULL) {
     log_info("listening on unix:%s; try: smimectl --addr unix:%s get-settings", socket_path,
              socket_path);
@@ -692,6 +745,8 @@ int main(int argc, char **argv) {
   exit_code = 0;
 
 out:
+  /* First: it must not restart the PostgreSQL that shutdown is about to stop. */
+  pg_supervisor_stop(supervisor);
   if (server != NULL) {
     server_shutdown(server, SHUTDOWN_GRACE_MS);
   }
@@ -700,12 +755,16 @@ out:
   }
   /* The metrics thread reads the pool's counters: it stops before the pool is freed. */
   metrics_server_free(metrics);
+  metrics_set_database(NULL, NULL);
   reflection_free(app.reflection);
   if (grpc_started) {
     grpc_shutdown();
   }
   worker_pool_free(pool);
+  /* After the server: calls in flight may still queue audit entries until then. */
+  log_writer_stop(app.log_writer);
   db_close(app.db);
+  kek_daemon_lock_free(kek_lock);
   if (cluster != NULL) {
     log_info("stopping the embedded PostgreSQL");
     pg_cluster_stop(cluster);

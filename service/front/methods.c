@@ -10,7 +10,7 @@
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "service/common/log.h"
-#include "service/db/log_store.h"
+#include "service/front/audit.h"
 #include "service/front/app.h"
 #include "smime/v1/certificate.pb-c.h"
 #include "smime/v1/log.pb-c.h"
@@ -127,7 +127,7 @@ void app_audit_denied(void *app, const CALL_INFO *info, const STATUS *st) {
   e.caller = (char *)info->caller;
   e.rpc = (char *)info->method;
   e.comment = comment;
-  if (a == NULL || a->db == NULL || !log_store_append(a->db, &e, &id, &err)) {
+  if (a == NULL || a->db == NULL || !audit_append(a, &e, &id, &err)) {
     log_warn("cannot audit the refused call %s from %s: %s", info->method, info->caller,
              err.message);
   }

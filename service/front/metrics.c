@@ -146,6 +146,51 @@ static void format_le(char *out, size_t out_len, double le) {
   }
 }
 
+/* g_log_writer and g_db: metrics_set_database's, read by the metrics thread. */
+static LOG_WRITER *g_log_writer;
+static DB *g_db;
+
+void metrics_set_database(LOG_WRITER *log_writer, DB *db) {
+  __atomic_store_n(&g_log_writer, log_writer, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_db, db, __ATOMIC_RELEASE);
+}
+
+/* render_database appends the audit queue and query cache figures to |t|. */
+static void render_database(TEXT *t) {
+  LOG_WRITER *w = __atomic_load_n(&g_log_writer, __ATOMIC_ACQUIRE);
+  DB *db = __atomic_load_n(&g_db, __ATOMIC_ACQUIRE);
+  if (w != NULL) {
+    text_printf(t, "# HELP smimed_audit_queue_depth Audit entries queued or being committed "
+                   "(group commit).\n"
+                   "# TYPE smimed_audit_queue_depth gauge\n"
+                   "smimed_audit_queue_depth %zu\n",
+                log_writer_depth(w));
+  }
+  if (db != NULL) {
+    QUERY_CACHE_STATS cs;
+    db_cache_stats(db, &cs);
+    text_printf(t, "# HELP smimed_query_cache_hits_total Reads answered from the query cache.\n"
+                   "# TYPE smimed_query_cache_hits_total counter\n"
+                   "smimed_query_cache_hits_total %llu\n"
+                   "# HELP smimed_query_cache_misses_total Cacheable reads sent to PostgreSQL.\n"
+                   "# TYPE smimed_query_cache_misses_total counter\n"
+                   "smimed_query_cache_misses_total %llu\n"
+                   "# HELP smimed_query_cache_invalidations_total Times a change emptied the "
+                   "cache.\n"
+                   "# TYPE smimed_query_cache_invalidations_total counter\n"
+                   "smimed_query_cache_invalidations_total %llu\n"
+                   "# HELP smimed_query_cache_entries Results held by the query cache.\n"
+                   "# TYPE smimed_query_cache_entries gauge\n"
+                   "smimed_query_cache_entries %zu\n"
+                   "# HELP smimed_query_cache_enabled 1 while the change listener is "
+                   "connected (the cache is off otherwise).\n"
+                   "# TYPE smimed_query_cache_enabled gauge\n"
+                   "smimed_query_cache_enabled %d\n",
+                (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                (unsigned long long)cs.invalidations, cs.entries, cs.enabled);
+  }
+}
+
 char *metrics_render(WORKER_POOL *pool, const char *version, size_t *out_len) {
   TEXT t = {.data = malloc(4096), .len = 0, .cap = 4096, .failed = 0};
   METHOD_STATS *snap = NULL;
@@ -220,6 +265,7 @@ char *metrics_render(WORKER_POOL *pool, const char *version, size_t *out_len) {
                     "smimed_worker_restarts_total{worker=\"keystore\"} %u\n",
                 ws.engine_restarts, ws.keystore_restarts);
   }
+  render_database(&t);
   text_printf(&t, "# HELP smimed_build_info The running smimed's version.\n"
                   "# TYPE smimed_build_info gauge\n"
                   "smimed_build_info{version=\"%s\"} 1\n",

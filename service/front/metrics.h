@@ -13,6 +13,9 @@
  *   smimed_worker_restarts_total{worker}      engine/keystore processes replaced
  *   smimed_build_info{version}                always 1
  *   smimed_process_start_time_seconds         Unix time the daemon started
+ *   smimed_audit_queue_depth                  audit entries queued or being committed
+ *   smimed_query_cache_{hits,misses,invalidations}_total, smimed_query_cache_entries,
+ *   smimed_query_cache_enabled                the front's query cache (query_cache.h)
  * Method labels are the registered method paths without the leading slash; a call to an
  * unknown path counts as method="unknown", so that clients cannot grow the label set. */
 #ifndef SMIMED_FRONT_METRICS_H
@@ -21,6 +24,8 @@
 #include <stddef.h>
 
 #include "service/common/status.h"
+#include "service/db/db.h"
+#include "service/db/log_writer.h"
 #include "service/pool/worker_pool.h"
 
 typedef struct metrics_server_st METRICS_SERVER;
@@ -35,6 +40,11 @@ void metrics_call_started(void);
  * NULL for a path the server does not serve) with final status |code| (STATUS_*) after
  * |seconds|, and ends what metrics_call_started began. */
 void metrics_call_finished(const char *method, int code, double seconds);
+
+/* metrics_set_database makes the audit queue and the query cache part of every later
+ * render (both NULL: no longer). Call it before calls are served and again with NULLs
+ * before they are freed. */
+void metrics_set_database(LOG_WRITER *log_writer, DB *db);
 
 /* metrics_render returns the whole exposition text (NUL-terminated, length in
  * |*out_len|; free with free), with the worker figures of |pool| when it is not NULL

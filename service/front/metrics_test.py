@@ -92,9 +92,22 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(m['smimed_worker_restarts_total{worker="keystore"}'], 0)
         self.assertEqual(m['smimed_build_info{version="0.1.0"}'], 1)
         self.assertLessEqual(abs(m["smimed_process_start_time_seconds"] - time.time()), 600)
+        # The audit queue is empty between calls; the query cache is on (its change
+        # listener connected) and answered the repeated "is S/MIME enabled" reads.
+        self.assertEqual(m["smimed_audit_queue_depth"], 0)
+        self.assertEqual(m["smimed_query_cache_enabled"], 1)
+        self.assertGreaterEqual(m["smimed_query_cache_invalidations_total"], 1)  # the update
+        before = m["smimed_query_cache_hits_total"]
+        for _ in range(3):
+            self.d.call(MSG + "DecryptVerify", message=b"From: a@example.com\r\n\r\nx\r\n")
+        self.assertGreaterEqual(parse(self.scrape())["smimed_query_cache_hits_total"],
+                                before + 3)
         # Every sample line has HELP and TYPE.
         for name in ("smimed_rpc_total", "smimed_rpc_duration_seconds", "smimed_engines",
-                     "smimed_worker_restarts_total", "smimed_rpc_in_flight"):
+                     "smimed_worker_restarts_total", "smimed_rpc_in_flight",
+                     "smimed_audit_queue_depth", "smimed_query_cache_hits_total",
+                     "smimed_query_cache_misses_total", "smimed_query_cache_entries",
+                     "smimed_query_cache_enabled", "smimed_query_cache_invalidations_total"):
             self.assertIn("# TYPE %s " % name, text)
             self.assertIn("# HELP %s " % name, text)
 

@@ -87,6 +87,8 @@ static int finish(APP *app, PGconn *conn, int ok, int broken, STATUS *err) {
   }
   if (ok) {
     ok = db_exec(conn, "COMMIT", &broken, err);
+    /* Even a failed COMMIT may have committed: the cache starts again either way. */
+    db_note_change(app->db);
   } else if (!broken) {
     STATUS ignored;
     db_exec(conn, "ROLLBACK", &broken, &ignored);
@@ -130,7 +132,7 @@ static int store_import(APP *app, const CALL_INFO *info, Smime__Ipc__Certificate
     n_new += is_new;
     memcpy(sha256, certs[i]->sha256.data, CERT_SHA256_LEN);
     if (n_wrapped == 0 &&
-        !certificate_store_get_on(conn, sha256, now, &ic->certificate, &broken, err)) {
+        !certificate_store_get_on(NULL, conn, sha256, now, &ic->certificate, &broken, err)) {
       goto out;
     }
   }
@@ -146,7 +148,7 @@ static int store_import(APP *app, const CALL_INFO *info, Smime__Ipc__Certificate
     for (size_t i = 0; i < n_certs; i++) {
       uint8_t sha256[CERT_SHA256_LEN];
       memcpy(sha256, certs[i]->sha256.data, CERT_SHA256_LEN);
-      if (!certificate_store_get_on(conn, sha256, now, &resp->certificates[i]->certificate,
+      if (!certificate_store_get_on(NULL, conn, sha256, now, &resp->certificates[i]->certificate,
                                     &broken, err)) {
         goto out;
       }
@@ -382,7 +384,7 @@ int rpc_import_private_key(void *app_ptr, const CALL_INFO *info, const ProtobufC
         }
         wrote = certificate_store_attach_key(conn, &w->certificate_sha256, &w->wrapped,
                                              app->kek_check_value, &broken, err) &&
-                certificate_store_get_on(conn, w->certificate_sha256.data, time(NULL),
+                certificate_store_get_on(NULL, conn, w->certificate_sha256.data, time(NULL),
                                          &certs[n++], &broken, err);
       }
       for (size_t i = 0; wrote && i < n; i++) {

@@ -562,14 +562,42 @@ out:
   return ok;
 }
 
-/* walk_audit writes the audit entry and the retry hints in one transaction and sets
- * the response's log_entry_id. With |why| the call failed. */
+/* AUDIT_WRITE is what write_entry needs: the walk, its entry, and whether it failed. */
+typedef struct audit_write_st {
+  WALK *w;
+  AUDIT *audit;
+  int success;
+  int resolve; /* a success without hints resolves earlier hints of its message_id */
+} AUDIT_WRITE;
+
+/* write_entry is the log writer's LOG_WRITE_FN for DecryptVerify: the entry and its
+ * retry hints, inside the writer's transaction. */
+static int write_entry(PGconn *conn, void *arg, int64_t *out_id, STATUS *err) {
+  AUDIT_WRITE *aw = arg;
+  int broken = 0;
+  if (aw->resolve && !incoming_store_resolve(conn, aw->audit->entry.message_id, &broken, err)) {
+    return 0;
+  }
+  /* The entry is written last but for its hints, which must name it. */
+  if (!audit_write(aw->w->app, conn, aw->audit, aw->success, out_id, err)) {
+    return 0;
+  }
+  for (size_t i = 0; i < aw->w->n_hints; i++) {
+    const HINT *h = &aw->w->hints[i];
+    if (!incoming_store_add_hint(conn, *out_id, h->need, &h->issuer_der, &h->serial_der,
+                                 &h->subject_key_id, &broken, err)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* walk_audit writes the audit entry and the retry hints in one transaction (the log
+ * writer's) and sets the response's log_entry_id. With |why| the call failed. */
 static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
   AUDIT audit;
   const Smime__Ipc__EngineOpenLayerResponse *facts = w->top != NULL ? w->top->open_layer : NULL;
-  PGconn *conn = NULL;
   int64_t id = 0;
-  int broken = 0, ok = 0;
 
   audit_init(&audit, w->info, SMIME__V1__DIRECTION__DIRECTION_INCOMING);
   if (w->verified || !w->decrypted) {
@@ -592,36 +620,10 @@ static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
   }
   audit_comment(&audit, "%s", w->comment);
 
-  conn = db_acquire(w->app->db, err);
-  if (conn == NULL) {
-    return 0;
-  }
-  if (!db_exec(conn, "BEGIN", &broken, err)) {
-    goto out;
-  }
-  if (why == NULL && w->n_hints == 0 && audit.entry.message_id[0] != '\0' &&
-      !incoming_store_resolve(conn, audit.entry.message_id, &broken, err)) {
-    goto out;
-  }
-  /* The entry is written last but for its hints, which must name it. */
-  if (!audit_write(w->app, conn, &audit, why == NULL && !w->failed, &id, err)) {
-    goto out;
-  }
-  for (size_t i = 0; i < w->n_hints; i++) {
-    const HINT *h = &w->hints[i];
-    if (!incoming_store_add_hint(conn, id, h->need, &h->issuer_der, &h->serial_der,
-                                 &h->subject_key_id, &broken, err)) {
-      goto out;
-    }
-  }
-  ok = db_exec(conn, "COMMIT", &broken, err);
-
-out:
-  if (!ok && !broken) {
-    STATUS ignored;
-    db_exec(conn, "ROLLBACK", &broken, &ignored);
-  }
-  db_release(w->app->db, conn, broken);
+  AUDIT_WRITE aw = {.w = w, .audit = &audit, .success = why == NULL && !w->failed,
+                    .resolve = why == NULL && w->n_hints == 0 &&
+                               audit.entry.message_id[0] != '\0'};
+  int ok = log_writer_run(w->app->log_writer, write_entry, &aw, &id, err);
   if (ok && w->resp != NULL) {
     w->resp->log_entry_id = id;
   }

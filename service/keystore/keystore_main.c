@@ -1,7 +1,7 @@
 /* keystore_main.c: smime-keystore, the worker that holds the key-encryption key (KEK)
  * and private keys (DESIGN.md section 2; OpenSSH's privsep monitor is the model).
  * Usage: smime-keystore [--fd N] --kek-file PATH [--expect-check-value HEX]
- * (fd default 3).
+ *                       [--new-kek-file PATH] (fd default 3).
  *
  * At start it makes itself undumpable (no core files, no ptrace by same-uid processes)
  * and loads or creates the KEK (kek.h). With --expect-check-value (the pool passes it
@@ -12,6 +12,12 @@
  * and the problem) and exits 1, so that the front can tell the operator why. Otherwise
  * it serves KeystoreRequests one at a time; any protocol violation exits 1, end of
  * stream exits 0, and both wipe the KEK first.
+ *
+ * --new-kek-file (only smimed --rotate-kek gives it) loads, or creates under the same
+ * rules, a second KEK: hello then reports its check value too, and the rewrap request
+ * moves a stored key from the first KEK to it (keystore_rewrap.c). Both are loaded
+ * before the seccomp filter is installed; a restarted keystore (--expect-check-value)
+ * only loads the new one, never creates it, as for the first.
  *
  * Once the KEK is loaded, and before the first request is read, main installs a seccomp
  * allowlist (kKeystoreSyscalls, service/sandbox): from then on the keystore can only
@@ -87,14 +93,18 @@ static const struct keystore_op {
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_IMPORT_KEY, "import_key", keystore_op_import_key},
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_SIGN, "sign", keystore_op_sign},
     {SMIME__IPC__KEYSTORE_REQUEST__BODY_UNWRAP_CEK, "unwrap_cek", keystore_op_unwrap_cek},
+    {SMIME__IPC__KEYSTORE_REQUEST__BODY_REWRAP, "rewrap", keystore_op_rewrap},
 };
 
-/* g_kek is the KEK for on_term, which wipes it when the pool stops us with SIGTERM. */
+/* g_kek and g_new_kek are the KEKs for on_term, which wipes them when the pool stops
+ * us with SIGTERM. */
 static KEK *volatile g_kek = NULL;
+static KEK *volatile g_new_kek = NULL;
 
 static void on_term(int sig) {
   (void)sig;
   kek_wipe(g_kek);
+  kek_wipe(g_new_kek);
   _exit(0);
 }
 
@@ -110,10 +120,13 @@ static const struct keystore_op *find_op(Smime__Ipc__KeystoreRequest__BodyCase b
 static void usage(void) {
   fprintf(stderr,
           "usage: smime-keystore [--fd N] --kek-file PATH [--expect-check-value HEX]\n"
+          "                      [--new-kek-file PATH]\n"
           "Serves smimed's keystore requests on the socket N (default 3). PATH holds the\n"
           "key-encryption key: 32 raw bytes or 64 hex digits, mode 0600 or 0400; it is\n"
           "created (32 random bytes, mode 0600) when absent, unless a check value is\n"
-          "expected: then it must exist and hold the key with that check value.\n");
+          "expected: then it must exist and hold the key with that check value.\n"
+          "--new-kek-file (smimed --rotate-kek) names a second key, under the same rules,\n"
+          "that stored keys are re-wrapped under.\n");
 }
 
 /* harden keeps the keys out of core dumps and away from same-uid debuggers. */
@@ -226,12 +239,60 @@ out:
   return ret;
 }
 
+/* load_kek loads the KEK file |path|, creating it when absent unless the keystore was
+ * |restarted| (then it must find the key it started with). |is_new| marks the second
+ * key of a rotation keystore, so that a message says which of the two is meant. */
+static KEK *load_kek(const char *path, int restarted, int is_new, STATUS *err) {
+  int created = 0;
+  STATUS st;
+  status_clear(&st);
+  KEK *kek = restarted ? kek_load(path, &st) : kek_load_or_create(path, &created, &st);
+  if (kek == NULL) {
+    status_set(err, st.code, "%s%s", is_new ? "new key-encryption key: " : "", st.message);
+  } else if (created) {
+    log_info("created a new key-encryption key in %s%s; back it up: without it no stored "
+             "private key can be used", path, is_new ? " (the rotation's new key)" : "");
+  }
+  return kek;
+}
+
+/* load_keys fills |ks| from the KEK file, checked against |expect| when given, and the
+ * optional new KEK file. Returns 1; or 0 with both keys freed and |err| filled. */
+static int load_keys(KEYSTORE *ks, const char *kek_path, const char *expect,
+                     const char *new_kek_path, STATUS *err) {
+  char check[KEK_CHECK_VALUE_LEN + 1];
+  ks->kek = load_kek(kek_path, expect != NULL, 0, err);
+  if (ks->kek == NULL) {
+    return 0;
+  }
+  if (expect != NULL && (!kek_check_value(ks->kek, check) || strcmp(check, expect) != 0)) {
+    status_set(err, STATUS_FAILED_PRECONDITION,
+               "KEK file %s now holds a different key (check value %s) from the one "
+               "smimed started with (%s); restore the original file",
+               kek_path, check, expect);
+    goto err;
+  }
+  if (new_kek_path != NULL) {
+    ks->new_kek = load_kek(new_kek_path, expect != NULL, 1, err);
+    if (ks->new_kek == NULL) {
+      goto err;
+    }
+  }
+  return 1;
+
+err:
+  kek_free(ks->kek);
+  ks->kek = NULL;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   log_set_program("smime-keystore");
   harden();
   int fd = 3;
   const char *kek_path = NULL;
   const char *expect = NULL;
+  const char *new_kek_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
       if (!worker_parse_fd(argv[++i], &fd)) {
@@ -242,6 +303,8 @@ int main(int argc, char **argv) {
       kek_path = argv[++i];
     } else if (strcmp(argv[i], "--expect-check-value") == 0 && i + 1 < argc) {
       expect = argv[++i];
+    } else if (strcmp(argv[i], "--new-kek-file") == 0 && i + 1 < argc) {
+      new_kek_path = argv[++i];
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage();
       return 0;
@@ -250,7 +313,8 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (kek_path == NULL || kek_path[0] == '\0') {
+  if (kek_path == NULL || kek_path[0] == '\0' ||
+      (new_kek_path != NULL && new_kek_path[0] == '\0')) {
     usage();
     return 2;
   }
@@ -258,26 +322,10 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  KEYSTORE ks = {.kek = NULL};
+  KEYSTORE ks = {.kek = NULL, .new_kek = NULL};
   STATUS kek_err;
   status_clear(&kek_err);
-  int created = 0;
-  if (expect == NULL) {
-    ks.kek = kek_load_or_create(kek_path, &created, &kek_err);
-  } else {
-    ks.kek = kek_load(kek_path, &kek_err);
-  }
-  char check[KEK_CHECK_VALUE_LEN + 1];
-  if (ks.kek != NULL && expect != NULL &&
-      (!kek_check_value(ks.kek, check) || strcmp(check, expect) != 0)) {
-    status_set(&kek_err, STATUS_FAILED_PRECONDITION,
-               "KEK file %s now holds a different key (check value %s) from the one "
-               "smimed started with (%s); restore the original file",
-               kek_path, check, expect);
-    kek_free(ks.kek);
-    ks.kek = NULL;
-  }
-  if (ks.kek == NULL) {
+  if (!load_keys(&ks, kek_path, expect, new_kek_path, &kek_err)) {
     /* main reports the problem to the front, which tells the operator; confined too,
      * since it still reads a request. */
     log_error("%s", kek_err.message);
@@ -286,11 +334,8 @@ int main(int argc, char **argv) {
     }
     return 1;
   }
-  if (created) {
-    log_info("created a new key-encryption key in %s; back it up: without it no stored "
-             "private key can be used", kek_path);
-  }
   g_kek = ks.kek;
+  g_new_kek = ks.new_kek;
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -298,10 +343,14 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   if (!confine()) {
     g_kek = NULL;
+    g_new_kek = NULL;
     kek_free(ks.kek);
+    kek_free(ks.new_kek);
     return 1;
   }
 
+  /* Without memory for the cache every request opens its key itself. */
+  ks.keys = key_cache_new();
   int rc;
   while ((rc = serve_one(fd, &ks, NULL)) == 1) {
   }
@@ -311,6 +360,9 @@ int main(int argc, char **argv) {
   sigaddset(&term, SIGTERM);
   sigprocmask(SIG_BLOCK, &term, NULL);
   g_kek = NULL;
+  g_new_kek = NULL;
+  key_cache_free(ks.keys);
   kek_free(ks.kek);
+  kek_free(ks.new_kek);
   return rc == 0 ? 0 : 1;
 }

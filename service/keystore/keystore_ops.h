@@ -8,11 +8,16 @@
 #include "service/common/status.h"
 #include "service/ipc/arena.h"
 #include "service/keystore/kek.h"
+#include "service/keystore/key_cache.h"
 #include "smime/ipc/ipc.pb-c.h"
 
-/* KEYSTORE is the keystore's state, shared by the handlers. */
+/* KEYSTORE is the keystore's state, shared by the handlers. |new_kek| is the key of
+ * --new-kek-file (smimed --rotate-kek), NULL in a daemon's keystore. */
 typedef struct keystore_st {
   KEK *kek;
+  KEK *new_kek;
+  /* keys: the last keys sign and unwrap_cek opened (key_cache.h); NULL: none kept. */
+  KEY_CACHE *keys;
 } KEYSTORE;
 
 /* KEYSTORE_HANDLER runs one request, like ENGINE_HANDLER (engine_ops.h): on success it
@@ -23,7 +28,8 @@ typedef int (*KEYSTORE_HANDLER)(KEYSTORE *ks, ARENA *arena,
                                 const Smime__Ipc__KeystoreRequest *req,
                                 Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 
-/* keystore_op_hello answers the KEK check value and the keystore's pid. */
+/* keystore_op_hello answers the KEK check value (and the new KEK's, if any) and the
+ * keystore's pid. */
 int keystore_op_hello(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
                       Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 
@@ -40,5 +46,11 @@ int keystore_op_sign(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreReque
                      Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 int keystore_op_unwrap_cek(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
                            Smime__Ipc__KeystoreResponse *resp, STATUS *err);
+
+/* keystore_op_rewrap opens a stored wrapped key with the KEK and wraps it again, for
+ * the same certificate, under the new KEK (keystore_rewrap.c); FAILED_PRECONDITION
+ * without --new-kek-file. */
+int keystore_op_rewrap(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreRequest *req,
+                       Smime__Ipc__KeystoreResponse *resp, STATUS *err);
 
 #endif /* SMIMED_KEYSTORE_KEYSTORE_OPS_H */

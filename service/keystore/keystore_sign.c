@@ -58,8 +58,8 @@ int keystore_op_sign(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreReque
     in = r->digest.data;
     in_len = r->digest.len;
   }
-  key = key_unwrap(ks->kek, r->wrapped_key.data, r->wrapped_key.len,
-                   r->certificate_sha256.data);
+  key = key_cache_unwrap(ks->keys, ks->kek, r->wrapped_key.data, r->wrapped_key.len,
+                         r->certificate_sha256.data);
   if (key == NULL) {
     status_set(err, STATUS_FAILED_PRECONDITION,
                "the stored private key does not open with this keystore's "

@@ -77,8 +77,8 @@ int keystore_op_unwrap_cek(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__Keystor
   if (!unwrap_request_from_pb(r->unwrap, &u, err)) {
     goto err;
   }
-  key = key_unwrap(ks->kek, r->wrapped_key.data, r->wrapped_key.len,
-                   r->certificate_sha256.data);
+  key = key_cache_unwrap(ks->keys, ks->kek, r->wrapped_key.data, r->wrapped_key.len,
+                         r->certificate_sha256.data);
   if (key == NULL) {
     status_set(err, STATUS_FAILED_PRECONDITION,
                "the stored private key does not open with this keystore's "
