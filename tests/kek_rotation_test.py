@@ -11,6 +11,8 @@ import stat
 import subprocess
 import unittest
 
+import grpc
+
 import mail_fixture as mf
 import smimed_fixture as fx
 
@@ -117,6 +119,16 @@ class KekRotationTest(unittest.TestCase):
         d.start()
         psql(d.data_dir, "UPDATE private_keys SET kek_check = '%s' WHERE certificate_id = %s"
              % (self.old_check, carol_id))
+        # A daemon whose key was rotated under it (as when PostgreSQL restarted and its
+        # advisory lock was lost) refuses to store a key wrapped under the retired one.
+        psql(d.data_dir, "UPDATE key_encryption_key SET check_value = 'feedfacefeedface'")
+        code, detail = fx.code_of(lambda: d.call(
+            mf.CERTS + "ImportCertificates",
+            data=self.pki.read("carol.pem") + self.pki.read("carol.key")))
+        self.assertEqual(code, grpc.StatusCode.FAILED_PRECONDITION, detail)
+        self.assertIn("key-encryption key is now feedfacefeedface", detail)
+        self.assertIn("restart smimed with the new key file", detail)
+        psql(d.data_dir, "UPDATE key_encryption_key SET check_value = '%s'" % self.old_check)
         self.assertEqual(d.stop(), 0)
 
         # The rotation.

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "service/db/db_util.h"
 #include "service/db/page_token.h"
@@ -282,9 +283,33 @@ out:
   return ret;
 }
 
+/* check_kek_unchanged fails unless the database still records |kek_check| as its
+ * key-encryption key. FOR SHARE waits for (and then sees) a rotation in progress: a
+ * daemon that lost its advisory lock (PostgreSQL restarted under it) while
+ * smimed --rotate-kek ran must not store keys wrapped under the retired key. */
+static int check_kek_unchanged(PGconn *conn, const char *kek_check, int *out_broken,
+                               STATUS *err) {
+  PGresult *res = PQexec(conn, "SELECT check_value FROM key_encryption_key FOR SHARE");
+  int ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+  if (!ok) {
+    db_result_status(conn, res, "reading the key-encryption key's check value", out_broken,
+                     err);
+  } else if (PQntuples(res) != 1 || strcasecmp(PQgetvalue(res, 0, 0), kek_check) != 0) {
+    ok = status_set(err, STATUS_FAILED_PRECONDITION,
+                    "the database's key-encryption key is now %s, not this daemon's %s "
+                    "(smimed --rotate-kek ran): restart smimed with the new key file",
+                    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "unset", kek_check);
+  }
+  PQclear(res);
+  return ok;
+}
+
 int certificate_store_attach_key(PGconn *conn, const ProtobufCBinaryData *sha256,
                                  const ProtobufCBinaryData *wrapped, const char *kek_check,
                                  int *out_broken, STATUS *err) {
+  if (!check_kek_unchanged(conn, kek_check, out_broken, err)) {
+    return 0;
+  }
   const char *params[3] = {(const char *)sha256->data, (const char *)wrapped->data, kek_check};
   int lengths[3] = {(int)sha256->len, (int)wrapped->len, 0};
   int formats[3] = {1, 1, 0};

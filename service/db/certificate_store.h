@@ -28,7 +28,9 @@ int certificate_store_insert(PGconn *conn, const Smime__Ipc__CertificateInfo *in
                              int *out_new, int *out_broken, STATUS *err);
 
 /* certificate_store_attach_key stores |wrapped| as the private key of the certificate
- * |sha256| (replacing an older one), recording the key-encryption key's check value. */
+ * |sha256| (replacing an older one), recording the key-encryption key's check value.
+ * Inside the caller's transaction it first checks that the database still records
+ * |kek_check| (FAILED_PRECONDITION otherwise: the key was rotated under this daemon). */
 int certificate_store_attach_key(PGconn *conn, const ProtobufCBinaryData *sha256,
                                  const ProtobufCBinaryData *wrapped, const char *kek_check,
                                  int *out_broken, STATUS *err);
