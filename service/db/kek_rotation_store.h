@@ -7,7 +7,9 @@
  * (kek_rotation_store_open), so that it never re-wraps keys under daemons that hold the
  * old key, and a daemon never starts in the middle of one. A session lock lives as
  * long as its connection: if PostgreSQL restarts under a running daemon, that daemon
- * no longer holds it (and does not take it again). */
+ * no longer holds it (and does not take it again); certificate_store_attach_key's
+ * check of the recorded check value keeps such a daemon from storing keys wrapped
+ * under the retired key. */
 #ifndef SMIMED_DB_KEK_ROTATION_STORE_H
 #define SMIMED_DB_KEK_ROTATION_STORE_H
 
