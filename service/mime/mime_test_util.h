@@ -25,7 +25,8 @@ const char *test_tmpdir(void);
  * /dev/null), and returns its exit status (-1 if it could not run or was killed). */
 int test_run(const char *const argv[], const char *log);
 
-/* test_now returns a monotonic time in seconds. */
+/* test_now returns the CPU seconds this process has used: durations measured with it
+ * do not grow when other work shares the machine. */
 double test_now(void);
 
 /* test_contains says whether |needle| occurs in |len| bytes at |p|. */
