@@ -229,7 +229,7 @@ char *metrics_render(WORKER_POOL *pool, const char *version, size_t *out_len) {
     }
   }
   text_printf(&t, "# HELP smimed_rpc_duration_seconds Time from a call's arrival to its "
-                  "status being sent.\n"
+                  "answer being ready to send.\n"
                   "# TYPE smimed_rpc_duration_seconds histogram\n");
   for (size_t i = 0; i < n; i++) {
     uint64_t cumulative = 0;

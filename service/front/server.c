@@ -278,14 +278,16 @@ out:
     log_warn("%s from %s: %s: %s", method_name, caller.name, status_code_name(st.code),
              st.message);
   }
-  finish_call(sc, st.code == STATUS_OK ? resp : NULL, &st);
   /* Every call is counted once, here, with its final status; an unknown path counts as
-   * "unknown" (NULL) so that clients cannot grow the metrics' label set. */
+   * "unknown" (NULL) so that clients cannot grow the metrics' label set. Counted just
+   * before the status leaves, so that a client that scrapes after its answer sees its
+   * call (the duration thus ends when the answer is ready, not when it is sent). */
   struct timespec finished;
   clock_gettime(CLOCK_MONOTONIC, &finished);
   metrics_call_finished(m != NULL ? m->path : NULL, st.code,
                         (double)(finished.tv_sec - started.tv_sec) +
                             (double)(finished.tv_nsec - started.tv_nsec) / 1e9);
+  finish_call(sc, st.code == STATUS_OK ? resp : NULL, &st);
   if (req != NULL) {
     protobuf_c_message_free_unpacked(req, NULL);
   }
