@@ -249,12 +249,12 @@ int incoming_store_resolve(PGconn *conn, const char *message_id, int *out_broken
     return 1;
   }
   const char *params[1] = {message_id};
-  PGresult *res = PQexecParams(conn,
-                               "UPDATE log_retry_hints SET resolved_at = now() "
-                               "WHERE resolved_at IS NULL AND log_id IN "
-                               "(SELECT id FROM logs WHERE message_id = $1)",
-                               1, NULL, params, NULL, NULL, 0);
-  int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+  /* The function (migration 2) is driven by the unresolved hints (few), each checked
+   * against its log row: the other way round read every log row of the message_id, and
+   * a helpdesk retrying one message (or a benchmark) piles up thousands. */
+  PGresult *res = PQexecParams(conn, "SELECT smimed_resolve_hints($1)", 1, NULL, params, NULL,
+                               NULL, 0);
+  int ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
   if (!ok) {
     db_result_status(conn, res, "marking earlier failures of a message resolved", out_broken,
                      err);
