@@ -13,6 +13,7 @@
 #include "service/cms/cms_decrypt.h"
 #include "service/cms/cms_verify.h"
 #include "service/engine/engine_incoming.h"
+#include "service/engine/engine_limits.h"
 #include "service/mime/mime_address.h"
 #include "service/mime/mime_build.h"
 #include "service/mime/mime_parse.h"
@@ -76,13 +77,15 @@ int engine_op_assemble_opened(ARENA *arena, const Smime__Ipc__EngineRequest *req
   Smime__Ipc__EngineAssembleOpenedResponse *r = arena_alloc(arena, sizeof(*r));
   uint8_t *out = NULL;
   size_t out_len = 0;
+  MIME_LIMITS lim;
   int ok = 0;
   if (r == NULL) {
     return incoming_oom(err);
   }
   smime__ipc__engine_assemble_opened_response__init(r);
+  engine_mime_limits(&lim);
   if (!mime_build_replace_content(q->message.data, q->message.len, q->entity.data,
-                                  q->entity.len, NULL, &out, &out_len, err)) {
+                                  q->entity.len, &lim, &out, &out_len, err)) {
     goto out;
   }
   if (!incoming_copy_bytes(arena, &r->message, out, out_len)) {

@@ -14,6 +14,7 @@
 #include "service/cms/cms_decrypt.h"
 #include "service/cms/cms_verify.h"
 #include "service/engine/engine_incoming.h"
+#include "service/engine/engine_limits.h"
 #include "service/mime/mime_address.h"
 #include "service/mime/mime_build.h"
 #include "service/mime/mime_parse.h"
@@ -48,7 +49,7 @@ int layer_input_open(const ProtobufCBinaryData *entity, LAYER_INPUT *in,
                             STATUS *err) {
   MIME_CMS_TYPE declared = MIME_CMS_UNKNOWN;
   memset(in, 0, sizeof(*in));
-  in->tree = mime_parse(entity->data, entity->len, NULL, err);
+  in->tree = engine_mime_parse(entity->data, entity->len, err);
   if (in->tree == NULL) {
     return 0;
   }

@@ -9,10 +9,12 @@
 #include <openssl/err.h>
 #include <openssl/mem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "service/cms/cms_decrypt.h"
 #include "service/cms/cms_verify.h"
 #include "service/engine/engine_incoming.h"
+#include "service/engine/engine_limits.h"
 #include "service/mime/mime_address.h"
 #include "service/mime/mime_build.h"
 #include "service/mime/mime_parse.h"
@@ -102,14 +104,17 @@ static Smime__Ipc__CertificateInfo *facts_new(ARENA *arena, const CERT_INFO *ci)
 }
 
 /* TRUST is what chains are built from for one signed layer: the anchors (every stored
- * certificate the front sent) and the certificates the message carried. */
+ * certificate the front sent, also as a list) and the certificates the message
+ * carried. */
 typedef struct trust_st {
   X509_STORE *anchors;
+  STACK_OF(X509) *anchor_list;
   STACK_OF(X509) *carried;
 } TRUST;
 
 static void trust_cleanup(TRUST *t) {
   X509_STORE_free(t->anchors);
+  sk_X509_pop_free(t->anchor_list, X509_free);
   sk_X509_pop_free(t->carried, X509_free);
   memset(t, 0, sizeof(*t));
 }
@@ -131,8 +136,9 @@ static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
                       const CMS_VERIFY_RESULT *res, STATUS *err) {
   memset(t, 0, sizeof(*t));
   t->anchors = X509_STORE_new();
+  t->anchor_list = sk_X509_new_null();
   t->carried = sk_X509_new_null();
-  if (t->anchors == NULL || t->carried == NULL) {
+  if (t->anchors == NULL || t->anchor_list == NULL || t->carried == NULL) {
     trust_cleanup(t);
     return incoming_oom(err);
   }
@@ -141,7 +147,11 @@ static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
     if (x != NULL) {
       /* A duplicate is refused by some versions: harmless. */
       X509_STORE_add_cert(t->anchors, x);
-      X509_free(x);
+      if (!sk_X509_push(t->anchor_list, x)) {
+        X509_free(x);
+        trust_cleanup(t);
+        return incoming_oom(err);
+      }
     }
   }
   for (size_t i = 0; i < res->num_certs; i++) {
@@ -156,14 +166,32 @@ static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
   return 1;
 }
 
+/* has_issuer_in says whether |list| holds an issuer of |x| other than |x| itself (by
+ * name and key identifier; signatures are not checked). */
+static int has_issuer_in(STACK_OF(X509) *list, X509 *x) {
+  for (size_t i = 0; i < sk_X509_num(list); i++) {
+    X509 *c = sk_X509_value(list, i);
+    if (X509_cmp(c, x) != 0 && X509_check_issued(c, x) == X509_V_OK) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* CHAIN_TOO_LONG is chain_check's answer when the chain would be longer than
+ * --max-chain-length; not an X509_V_* code. */
+#define CHAIN_TOO_LONG (-1L)
+
 /* chain_check verifies |leaf| at time |when| against |t|, allowing a chain to end at
  * any anchor (X509_V_FLAG_PARTIAL_CHAIN: an imported end-entity certificate is trusted
- * by itself). Returns the X509_V_* result (X509_V_OK when trusted) and, if |out_top| is
- * not NULL, a new reference to the topmost certificate of the chain built (whose
- * issuer is missing when the answer is untrusted). */
+ * by itself), with at most --max-chain-length certificates, the leaf and the anchor
+ * included. Returns the X509_V_* result (X509_V_OK when trusted), or CHAIN_TOO_LONG,
+ * and, if |out_top| is not NULL, a new reference to the topmost certificate of the
+ * chain built (whose issuer is missing when the answer is untrusted). */
 static long chain_check(const TRUST *t, X509 *leaf, int64_t when, X509 **out_top) {
   X509_STORE_CTX *ctx = X509_STORE_CTX_new();
   long e = X509_V_ERR_OUT_OF_MEM;
+  unsigned max_chain = engine_limits()->max_chain_length;
   if (out_top != NULL) {
     *out_top = NULL;
   }
@@ -172,12 +200,28 @@ static long chain_check(const TRUST *t, X509 *leaf, int64_t when, X509 **out_top
   }
   X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
   X509_STORE_CTX_set_time(ctx, 0, (time_t)when);
+  /* chain_check sets BoringSSL's depth, the number of certificates above the leaf
+   * (measured: depth d builds chains of at most d + 1 certificates). */
+  X509_STORE_CTX_set_depth(ctx, (int)max_chain - 1);
   if (X509_verify_cert(ctx) == 1) {
     e = X509_V_OK;
   } else {
     e = X509_STORE_CTX_get_error(ctx);
     if (e == X509_V_OK) {
       e = X509_V_ERR_UNSPECIFIED;
+    }
+    /* BoringSSL stops building at the depth and then reports the top's issuer as
+     * missing (not X509_V_ERR_CERT_CHAIN_TOO_LONG): a chain built to the limit whose
+     * top has an issuer at hand was cut by the limit. */
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    size_t n = chain != NULL ? sk_X509_num(chain) : 0;
+    if (e == X509_V_ERR_CERT_CHAIN_TOO_LONG ||
+        ((e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+          e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) &&
+         n >= max_chain &&
+         (has_issuer_in(t->carried, sk_X509_value(chain, n - 1)) ||
+          has_issuer_in(t->anchor_list, sk_X509_value(chain, n - 1))))) {
+      e = CHAIN_TOO_LONG;
     }
   }
   if (out_top != NULL) {
@@ -364,6 +408,12 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
            "the certificate was valid when the message was signed but has expired since (%s)",
            when);
     }
+  } else if (e == CHAIN_TOO_LONG) {
+    untrusted = 1;
+    note(comment, sizeof(comment),
+         "the certificate chain from the signer to a certificate imported by an admin is "
+         "longer than %u certificates (--max-chain-length)",
+         engine_limits()->max_chain_length);
   } else if (is_date_error(e)) {
     expired = 1;
     format_time(at, when, sizeof(when));

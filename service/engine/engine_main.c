@@ -1,6 +1,8 @@
 /* engine_main.c: smime-engine, the worker that parses untrusted input (DESIGN.md
- * section 2). Usage: smime-engine [--fd N] (default 3, where the pool puts its end of
- * the socketpair).
+ * section 2). Usage: smime-engine [--fd N] [--max-mime-depth N] [--max-mime-parts N]
+ * [--max-chain-length N]: the socket (default 3, where the pool puts its end of the
+ * socketpair) and the limits smimed's flags of the same names set (engine_limits.h; a
+ * bad value is a usage error, status 2).
  *
  * The loop reads one EngineRequest frame, runs the handler for its oneof case and
  * answers one EngineResponse with the same request_id. The engine is stateless and
@@ -29,6 +31,7 @@
 #include "service/common/log.h"
 #include "service/common/malloc_tuning.h"
 #include "service/common/status.h"
+#include "service/engine/engine_limits.h"
 #include "service/engine/engine_ops.h"
 #include "service/ipc/arena.h"
 #include "service/ipc/frame.h"
@@ -122,8 +125,19 @@ static const struct engine_op *find_op(Smime__Ipc__EngineRequest__BodyCase body)
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: smime-engine [--fd N]\n"
-                  "Serves smimed's engine requests on the socket N (default 3).\n");
+  fprintf(stderr,
+          "usage: smime-engine [--fd N] [--max-mime-depth N] [--max-mime-parts N]\n"
+          "                    [--max-chain-length N]\n"
+          "Serves smimed's engine requests on the socket N (default 3). smimed starts it\n"
+          "with the limits of its own flags of the same names:\n"
+          "  --max-mime-depth N    MIME nesting (%d-%d, default %d)\n"
+          "  --max-mime-parts N    MIME parts of one message (%d-%d, default %d)\n"
+          "  --max-chain-length N  certificates from signer to trust anchor (%d-%d,\n"
+          "                        default %d)\n",
+          ENGINE_MAX_MIME_DEPTH_MIN, ENGINE_MAX_MIME_DEPTH_MAX, ENGINE_MAX_MIME_DEPTH_DEFAULT,
+          ENGINE_MAX_MIME_PARTS_MIN, ENGINE_MAX_MIME_PARTS_MAX, ENGINE_MAX_MIME_PARTS_DEFAULT,
+          ENGINE_MAX_CHAIN_LENGTH_MIN, ENGINE_MAX_CHAIN_LENGTH_MAX,
+          ENGINE_MAX_CHAIN_LENGTH_DEFAULT);
 }
 
 /* serve_one reads, runs and answers one request. Returns 1 to go on, 0 at a clean end
@@ -247,6 +261,14 @@ int main(int argc, char **argv) {
         usage();
         return 2;
       }
+    } else if (engine_limits_is_flag(argv[i]) && i + 1 < argc) {
+      STATUS err;
+      if (!engine_limits_flag(argv[i], argv[i + 1], &err)) {
+        log_error("%s", err.message);
+        usage();
+        return 2;
+      }
+      i++;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage();
       return 0;

@@ -21,6 +21,7 @@
 #include "service/cms/cms_envelope.h"
 #include "service/cms/cms_sign.h"
 #include "service/cms/cms_types.h"
+#include "service/engine/engine_limits.h"
 #include "service/engine/engine_ops.h"
 #include "service/ipc/frame.h"
 #include "service/mime/mime_address.h"
@@ -29,9 +30,6 @@
 
 /* kResponseSlack is room left in a frame for the EngineResponse around a message. */
 static const size_t kResponseSlack = 4096;
-
-/* MAX_CHAIN bounds the certificates carried with a signer. */
-#define MAX_CHAIN 16
 
 static int oom(STATUS *err) {
   return status_set(err, STATUS_RESOURCE_EXHAUSTED, "engine out of memory");
@@ -117,7 +115,7 @@ int engine_op_analyze_message(ARENA *arena, const Smime__Ipc__EngineRequest *req
     status_set(err, STATUS_INVALID_ARGUMENT, "the message is empty");
     goto err;
   }
-  tree = mime_parse(r->message.data, r->message.len, NULL, err);
+  tree = engine_mime_parse(r->message.data, r->message.len, err);
   if (tree == NULL) {
     goto err;
   }
@@ -203,11 +201,13 @@ static int make_signable(const ProtobufCBinaryData *msg, MIME_SPLIT **out_split,
   if (msg->len == 0) {
     return status_set(err, STATUS_INVALID_ARGUMENT, "the message is empty");
   }
-  MIME_SPLIT *split = mime_split_new(msg->data, msg->len, NULL, err);
+  MIME_LIMITS lim;
+  engine_mime_limits(&lim);
+  MIME_SPLIT *split = mime_split_new(msg->data, msg->len, &lim, err);
   if (split == NULL) {
     return 0;
   }
-  if (!mime_build_signable(split->content, split->content_len, NULL, out_content,
+  if (!mime_build_signable(split->content, split->content_len, &lim, out_content,
                            out_content_len, err)) {
     mime_split_free(split);
     return 0;
@@ -315,14 +315,24 @@ int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   uint8_t *content = NULL;
   size_t content_len = 0;
   CMS_SIGN_REQUEST *sreq = NULL;
-  CMS_BUF chain[MAX_CHAIN];
+  CMS_BUF chain[ENGINE_MAX_CHAIN_LENGTH_MAX];
   CMS_SIGN_OPTIONS opts;
   uint8_t sha[SHA256_DIGEST_LENGTH];
+  unsigned max_chain = engine_limits()->max_chain_length;
   int ok = 0;
 
-  if (r->signer_der.len == 0 || r->n_chain_der > MAX_CHAIN) {
-    status_set(err, STATUS_INVALID_ARGUMENT, "sign_prepare: no signer, or a chain over %d",
-               MAX_CHAIN);
+  if (r->signer_der.len == 0) {
+    status_set(err, STATUS_INVALID_ARGUMENT, "sign_prepare: no signer");
+    goto err;
+  }
+  /* engine_op_sign_prepare carries the signer's whole chain as the store has it (up to
+   * the root when stored) or refuses: a chain cut short would leave recipients unable
+   * to verify. */
+  if (r->n_chain_der > max_chain - 1) {
+    status_set(err, STATUS_RESOURCE_EXHAUSTED,
+               "the signer's certificate chain, as stored, has %zu certificates, more "
+               "than %u (--max-chain-length)",
+               r->n_chain_der + 1, max_chain);
     goto err;
   }
   for (size_t i = 0; i < r->n_chain_der; i++) {

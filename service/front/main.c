@@ -34,6 +34,20 @@
 #include "service/pool/worker_pool.h"
 
 #define DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
+
+/* MIME_DEPTH_*, MIME_PARTS_* and CHAIN_LENGTH_* are the ranges and defaults of the
+ * engines' limits (--max-mime-depth, --max-mime-parts, --max-chain-length), as
+ * service/engine/engine_limits.h has them: the front does not link the engine, which
+ * checks its arguments again and exits 2 on a bad one. */
+#define MIME_DEPTH_MIN 1
+#define MIME_DEPTH_MAX 64
+#define MIME_DEPTH_DEFAULT 8
+#define MIME_PARTS_MIN 1
+#define MIME_PARTS_MAX 100000
+#define MIME_PARTS_DEFAULT 10000
+#define CHAIN_LENGTH_MIN 2
+#define CHAIN_LENGTH_MAX 32
+#define CHAIN_LENGTH_DEFAULT 10
 #define SHUTDOWN_GRACE_MS 30000
 
 typedef struct options_st {
@@ -53,6 +67,9 @@ typedef struct options_st {
   unsigned engines;
   unsigned max_recipients;
   unsigned max_layers;
+  unsigned max_mime_depth;
+  unsigned max_mime_parts;
+  unsigned max_chain_length;
   size_t max_message_size;
   const char *postgres_bindir;
   const char *run_as;
@@ -108,6 +125,17 @@ static const char kUsage[] =
     "                           default 256); more get RESOURCE_EXHAUSTED\n"
     "  --max-layers N           nested S/MIME layers DecryptVerify opens (1-16, default 8);\n"
     "                           deeper ones are reported, not opened\n"
+    "  --max-mime-depth N       MIME nesting of a message SignEncrypt or DecryptVerify\n"
+    "                           parses, and of each layer opened (1-64, default 8: the\n"
+    "                           top-level entity is level 0, its parts level 1); deeper\n"
+    "                           ones get RESOURCE_EXHAUSTED\n"
+    "  --max-mime-parts N       MIME parts of one message or layer, the top-level entity\n"
+    "                           included (1-100000, default 10000); more get\n"
+    "                           RESOURCE_EXHAUSTED\n"
+    "  --max-chain-length N     certificates in a chain from signer to trust anchor, both\n"
+    "                           included (2-32, default 10): a longer chain leaves an\n"
+    "                           incoming signature untrusted, and SignEncrypt refuses\n"
+    "                           (RESOURCE_EXHAUSTED) to sign with a longer stored chain\n"
     "  --postgres-bindir DIR    PostgreSQL server binaries (default " PG_CLUSTER_DEFAULT_BINDIR ")\n"
     "  --run-as USER            user for the embedded PostgreSQL when run as root\n"
     "                           (default smimed)\n"
@@ -225,6 +253,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
     OPT_LOG_FORMAT, OPT_MAX_RECIPIENTS, OPT_MAX_LAYERS, OPT_ROTATE_KEK,
+    OPT_MAX_MIME_DEPTH, OPT_MAX_MIME_PARTS, OPT_MAX_CHAIN_LENGTH,
   };
   static const struct option longopts[] = {
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -252,6 +281,9 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"max-recipients", required_argument, NULL, OPT_MAX_RECIPIENTS},
       {"max-layers", required_argument, NULL, OPT_MAX_LAYERS},
+      {"max-mime-depth", required_argument, NULL, OPT_MAX_MIME_DEPTH},
+      {"max-mime-parts", required_argument, NULL, OPT_MAX_MIME_PARTS},
+      {"max-chain-length", required_argument, NULL, OPT_MAX_CHAIN_LENGTH},
       {"rotate-kek", required_argument, NULL, OPT_ROTATE_KEK},
       {NULL, 0, NULL, 0},
   };
@@ -261,6 +293,9 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
   o->engines = cores > 0 ? (unsigned)cores : 1;
   o->max_recipients = APP_MAX_RECIPIENTS;
   o->max_layers = 8;
+  o->max_mime_depth = MIME_DEPTH_DEFAULT;
+  o->max_mime_parts = MIME_PARTS_DEFAULT;
+  o->max_chain_length = CHAIN_LENGTH_DEFAULT;
   o->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   *out_exit = 2;
   opterr = 0;
@@ -282,6 +317,18 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
         break;
       case OPT_MAX_LAYERS:
         if (!parse_unsigned("--max-layers", optarg, 1, APP_MAX_LAYERS, &o->max_layers)) return 0;
+        break;
+      case OPT_MAX_MIME_DEPTH:
+        if (!parse_unsigned("--max-mime-depth", optarg, MIME_DEPTH_MIN, MIME_DEPTH_MAX,
+                            &o->max_mime_depth)) return 0;
+        break;
+      case OPT_MAX_MIME_PARTS:
+        if (!parse_unsigned("--max-mime-parts", optarg, MIME_PARTS_MIN, MIME_PARTS_MAX,
+                            &o->max_mime_parts)) return 0;
+        break;
+      case OPT_MAX_CHAIN_LENGTH:
+        if (!parse_unsigned("--max-chain-length", optarg, CHAIN_LENGTH_MIN, CHAIN_LENGTH_MAX,
+                            &o->max_chain_length)) return 0;
         break;
       case OPT_ENGINES:
         if (!parse_unsigned("--engines", optarg, 1, 64, &o->engines)) return 0;
@@ -613,10 +660,18 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  /* Every engine, restarted ones too, gets the limits on its command line. */
+  char depth_text[16], parts_text[16], chain_text[16];
+  snprintf(depth_text, sizeof(depth_text), "%u", opt.max_mime_depth);
+  snprintf(parts_text, sizeof(parts_text), "%u", opt.max_mime_parts);
+  snprintf(chain_text, sizeof(chain_text), "%u", opt.max_chain_length);
+  const char *const engine_args[] = {"--max-mime-depth", depth_text, "--max-mime-parts",
+                                     parts_text, "--max-chain-length", chain_text, NULL};
   WORKER_POOL_CONFIG wc = {.engine_path = engine_path,
                            .keystore_path = keystore_path,
                            .kek_path = kek_path,
-                           .engines = opt.engines};
+                           .engines = opt.engines,
+                           .engine_args = engine_args};
   pool = worker_pool_start(&wc, &err);
   if (pool == NULL) {
     log_error("workers: %s", err.message);

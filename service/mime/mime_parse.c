@@ -38,6 +38,13 @@ void mime_limits_default(MIME_LIMITS *lim) {
   lim->max_parts = MIME_DEFAULT_MAX_PARTS;
   lim->max_header_bytes = MIME_DEFAULT_MAX_HEADER_BYTES;
   lim->max_header_fields = MIME_DEFAULT_MAX_HEADER_FIELDS;
+  lim->depth_name = NULL;
+  lim->parts_name = NULL;
+}
+
+/* limit_name is " (NAME)" for a named limit, else "". */
+static void limit_name(const char *name, char *out, size_t out_len) {
+  snprintf(out, out_len, name != NULL ? " (%s)" : "", name);
 }
 
 /* span makes a MIME_SPAN of [off, off + len) of the parser's input. */
@@ -826,15 +833,18 @@ static int parse_entity(PARSER *p, MIME_ENTITY *e, size_t start, size_t end, int
 
 /* count_entity accounts for one more entity at |depth|, failing over a limit. */
 static int count_entity(PARSER *p, const MIME_ENTITY *parent, size_t depth) {
+  char name[80];
   if (depth > p->lim.max_depth) {
     char path[128];
+    limit_name(p->lim.depth_name, name, sizeof(name));
     return status_set(p->err, STATUS_RESOURCE_EXHAUSTED,
-                      "MIME structure nested deeper than %zu levels (in part %s)",
-                      p->lim.max_depth, mime_entity_path(parent, path, sizeof(path)));
+                      "MIME structure nested deeper than %zu levels at part %s%s",
+                      p->lim.max_depth, mime_entity_path(parent, path, sizeof(path)), name);
   }
   if (p->num_entities >= p->lim.max_parts) {
+    limit_name(p->lim.parts_name, name, sizeof(name));
     return status_set(p->err, STATUS_RESOURCE_EXHAUSTED,
-                      "message has more than %zu MIME parts", p->lim.max_parts);
+                      "message has more than %zu MIME parts%s", p->lim.max_parts, name);
   }
   p->num_entities++;
   return 1;
@@ -928,8 +938,10 @@ static int parse_multipart(PARSER *p, MIME_ENTITY *e) {
       parts[nparts].end = dstart > cur ? dstart : cur;
       nparts++;
       if (nparts > p->lim.max_parts - p->num_entities) {
-        status_set(p->err, STATUS_RESOURCE_EXHAUSTED,
-                   "message has more than %zu MIME parts", p->lim.max_parts);
+        char name[80];
+        limit_name(p->lim.parts_name, name, sizeof(name));
+        status_set(p->err, STATUS_RESOURCE_EXHAUSTED, "message has more than %zu MIME parts%s",
+                   p->lim.max_parts, name);
         goto out;
       }
     }
@@ -1063,6 +1075,8 @@ static MIME_TREE *parse_tree(const uint8_t *data, size_t len, uint8_t *owned,
     if (lim->max_header_fields != 0) {
       p.lim.max_header_fields = lim->max_header_fields;
     }
+    p.lim.depth_name = lim->depth_name;
+    p.lim.parts_name = lim->parts_name;
   }
   t->arena = mime_arena_new();
   if (t->arena == NULL) {

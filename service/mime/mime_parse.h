@@ -49,6 +49,10 @@ typedef struct mime_limits_st {
   size_t max_header_bytes;
   /* max_header_fields is the number of header fields in the whole tree. */
   size_t max_header_fields;
+  /* depth_name and parts_name, when not NULL, name max_depth and max_parts in their
+   * errors, e.g. "(--max-mime-depth)", so that an operator knows what to change. */
+  const char *depth_name;
+  const char *parts_name;
 } MIME_LIMITS;
 
 /* MIME_SPAN is a range of the parsed input: |ptr| points at byte |off| of it. */

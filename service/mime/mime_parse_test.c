@@ -393,7 +393,7 @@ static void test_limits(void) {
   CHECK(mime_parse((const uint8_t *)m, strlen(m), NULL, &err) == NULL);
   CHECK(err.code == STATUS_RESOURCE_EXHAUSTED);
   CHECK_MSG(strstr(err.message, "nested deeper than 8 levels") != NULL, "%s", err.message);
-  MIME_LIMITS lim = {20, 0, 0, 0};
+  MIME_LIMITS lim = {.max_depth = 20};
   t = mime_parse((const uint8_t *)m, strlen(m), &lim, &err);
   CHECK(t != NULL);
   mime_tree_free(t);
@@ -401,10 +401,15 @@ static void test_limits(void) {
 
   /* Parts. */
   const char *three = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n1\n--b\n\n2\n--b\n\n3\n--b--\n";
-  MIME_LIMITS parts = {0, 3, 0, 0};
+  MIME_LIMITS parts = {.max_parts = 3};
   status_clear(&err);
   CHECK(mime_parse((const uint8_t *)three, strlen(three), &parts, &err) == NULL);
   CHECK(err.code == STATUS_RESOURCE_EXHAUSTED && strstr(err.message, "more than 3 MIME parts"));
+  /* A named limit says its name (the engine names its flags). */
+  parts.parts_name = "--max-mime-parts";
+  CHECK(mime_parse((const uint8_t *)three, strlen(three), &parts, &err) == NULL);
+  CHECK_MSG(strstr(err.message, "more than 3 MIME parts (--max-mime-parts)") != NULL, "%s",
+            err.message);
   parts.max_parts = 4;
   t = mime_parse((const uint8_t *)three, strlen(three), &parts, &err);
   CHECK(t != NULL && mime_tree_num_entities(t) == 4);
@@ -412,7 +417,7 @@ static void test_limits(void) {
 
   /* Header block size and field count. */
   const char *hdr = "A: 0123456789\nB: 0123456789\n\nbody";
-  MIME_LIMITS hb = {0, 0, 20, 0};
+  MIME_LIMITS hb = {.max_header_bytes = 20};
   status_clear(&err);
   CHECK(mime_parse((const uint8_t *)hdr, strlen(hdr), &hb, &err) == NULL);
   CHECK(err.code == STATUS_RESOURCE_EXHAUSTED && strstr(err.message, "larger than 20 bytes"));
@@ -420,7 +425,7 @@ static void test_limits(void) {
   t = mime_parse((const uint8_t *)hdr, strlen(hdr), &hb, &err);
   CHECK(t != NULL);
   mime_tree_free(t);
-  MIME_LIMITS hf = {0, 0, 0, 1};
+  MIME_LIMITS hf = {.max_header_fields = 1};
   status_clear(&err);
   CHECK(mime_parse((const uint8_t *)hdr, strlen(hdr), &hf, &err) == NULL);
   CHECK(err.code == STATUS_RESOURCE_EXHAUSTED && strstr(err.message, "more than 1 header fields"));

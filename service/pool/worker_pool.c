@@ -758,7 +758,22 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   }
   char fd_text[16];
   snprintf(fd_text, sizeof(fd_text), "%d", WORKER_FD);
-  const char *engine_argv[] = {config->engine_path, "--fd", fd_text, NULL};
+  size_t n_extra = 0;
+  while (config->engine_args != NULL && config->engine_args[n_extra] != NULL) {
+    n_extra++;
+  }
+  const char **engine_argv = calloc(n_extra + 4, sizeof(char *));
+  if (engine_argv == NULL) {
+    status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    free(pool);
+    return NULL;
+  }
+  engine_argv[0] = config->engine_path;
+  engine_argv[1] = "--fd";
+  engine_argv[2] = fd_text;
+  for (size_t i = 0; i < n_extra; i++) {
+    engine_argv[3 + i] = config->engine_args[i];
+  }
   /* The optional --new-kek-file goes last, so that NULL ends the list without it. */
   const char *keystore_argv[] = {config->keystore_path, "--fd", fd_text,
                                  "--kek-file", config->kek_path,
@@ -790,9 +805,11 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
       goto err;
     }
   }
+  free(engine_argv);
   return pool;
 
 err:
+  free(engine_argv);
   worker_pool_free(pool);
   return NULL;
 }

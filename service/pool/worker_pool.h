@@ -24,6 +24,9 @@ typedef struct worker_pool_config_st {
   const char *new_kek_path;   /* NULL; or, for smimed --rotate-kek, the keystore's
                                  --new-kek-file */
   unsigned engines;           /* number of engine processes, >= 1 */
+  const char *const *engine_args; /* NULL, or more arguments for every engine (the
+                                     limit flags), NULL-terminated; copied, and given
+                                     to restarted engines too */
 } WORKER_POOL_CONFIG;
 
 typedef struct worker_pool_stats_st {
