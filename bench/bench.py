@@ -1,4 +1,4 @@
-"""bench.py: the benchmark of issue 7 (run it with `bazel run //bench -- --quick`).
+"""bench.py: the benchmark of issue 7 (run it with `bazel run -c opt //bench -- --quick`).
 
 It starts smimed on its embedded default in a directory under /tmp, imports a test PKI
 made by tests/pki/make_pki.sh (RSA-2048 alice, RSA-3072 bob, P-256 dave, with keys),
@@ -14,6 +14,9 @@ and for each operation, key and size measures in the same run:
                 PostgreSQL log insert per message (if the pg gem is installed)
 It prints one table (markdown) and, with --markdown FILE, writes it with the machine
 description for docs/PERFORMANCE.md.
+With --scale it runs only scale.py's figures instead (100,000 certificates, 1,000,000
+log entries, 10,000 imports, 25 MiB sign+encrypt with peak memory; docs/PERFORMANCE.md,
+"Scale"), in a daemon of its own; run it separately for both reports.
 """
 
 import argparse
@@ -318,7 +321,13 @@ def main():
     ap.add_argument("--markdown", help="also write the report to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--smimed-args", default="", help="extra daemon flags, e.g. '--engines 2'")
+    ap.add_argument("--scale", action="store_true",
+                    help="only the scale figures (scale.py: 100,000 certificates, 1,000,000 "
+                         "log entries, 10,000 imports, 25 MiB sign+encrypt), not the table "
+                         "above; with --quick, fewer calls per figure")
     args = ap.parse_args()
+    if args.scale:
+        return main_scale(args)
     mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
     mode = MODES[mode_name]
     workers = os.cpu_count() or 1
@@ -398,6 +407,62 @@ def main():
     return 0
 
 
+def tree_state():
+    """tree_state names the commit the run was built from and the files of service/
+    changed since (bazel run sets BUILD_WORKSPACE_DIRECTORY), or "unknown"."""
+    ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+    if not ws:
+        return "unknown"
+    try:
+        head = subprocess.run(["git", "-C", ws, "log", "-1", "--format=%h %s"], check=True,
+                              stdout=subprocess.PIPE, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ws, "status", "--porcelain", "--", "service"],
+                               check=True, stdout=subprocess.PIPE, text=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    dirty = [line[3:] for line in dirty if line.strip()]
+    return "%s%s" % (head[:90], "; uncommitted changes in " + ", ".join(dirty) if dirty else "")
+
+
+def main_scale(args):
+    """main_scale runs scale.py's measurements in a temporary directory and prints (and
+    with --markdown writes) their table with the command, machine, build and date."""
+    import scale
+    started = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="smimed-scale.", dir="/tmp")
+    os.chmod(tmp, 0o755)
+    pki = os.path.join(tmp, "pki")
+    try:
+        log("bench: making the test PKI (tests/pki/make_pki.sh)")
+        subprocess.run([fx.runfile("tests/pki/make_pki.sh"), pki], check=True)
+        with open(pki + "/ca.pem", "wb") as f:
+            for n in ("inter.pem", "root.pem"):
+                with open(os.path.join(pki, n), "rb") as g:
+                    f.write(g.read())
+        table = scale.run(tmp, pki, quick=args.quick)
+    finally:
+        if args.keep:
+            log("bench: kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    build = build_mode()
+    cmd = "bazel run %s//bench -- --scale%s" % ("-c opt " if build == "opt" else "",
+                                                " --quick" if args.quick else "")
+    report = "\n".join([
+        "Command: `%s` (%.0f s)" % (cmd, time.monotonic() - started),
+        "Machine: " + machine(),
+        "Build: %s%s" % (build, "" if build == "opt" else
+                         " (not optimized: run it with `bazel run -c opt //bench`)"),
+        "Tree: " + tree_state(),
+        "Date: " + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "", table])
+    print(report)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report)
+    return 0
+
+
 def targets(row):
     """targets says, per issue-7 target, met (ok) or missed (MISS), for one row."""
     s, raw = row["smimed"], row["raw"]
@@ -418,15 +483,29 @@ def targets(row):
     return ", ".join(out)
 
 
+def build_mode():
+    """build_mode tells from the runfiles' path how Bazel compiled the daemon: figures
+    of a fastbuild (-O0) daemon overstate its CPU per message."""
+    path = os.path.realpath(fx.runfile("service/smimed"))
+    for mode in ("opt", "fastbuild", "dbg"):
+        if "-%s/" % mode in path:
+            return mode
+    return "unknown"
+
+
 def render(rows, mode_name, args, elapsed, have_pg):
-    cmd = "bazel run //bench" + (" -- --quick" if mode_name == "quick" else
-                                 " -- --smoke" if mode_name == "smoke" else "")
+    build = build_mode()
+    cmd = ("bazel run %s//bench" % ("-c opt " if build == "opt" else "") +
+           (" -- --quick" if mode_name == "quick" else
+            " -- --smoke" if mode_name == "smoke" else ""))
     if args.concurrency != 8:
         cmd += " --concurrency %d" % args.concurrency
     lines = [
         "Command: `%s` (%s mode, %d calls in flight, %.0f s)" % (cmd, mode_name,
                                                                  args.concurrency, elapsed),
         "Machine: " + machine(),
+        "Build: %s%s" % (build, "" if build == "opt" else
+                         " (not optimized: run it with `bazel run -c opt //bench`)"),
         "Date: " + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "",
         "| operation | key | size | smimed msgs/s | p50 ms | p99 ms | p99 ms at 1 in flight "
