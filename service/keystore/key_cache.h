@@ -11,8 +11,8 @@
  * another certificate, or altered is never in the cache. Bounded by
  * count; the least recently used key is freed (BoringSSL wipes what it frees) when a
  * new one needs room, and every key when the keystore exits. The cached keys live in
- * the keystore only, which is undumpable, without core files and under seccomp; unlike
- * the KEK they are not mlock'ed (BoringSSL allocates them). */
+ * the keystore only, which is undumpable, without core files and under seccomp, in
+ * locked memory (BoringSSL allocates them through locked_alloc.c). */
 #ifndef SMIMED_KEYSTORE_KEY_CACHE_H
 #define SMIMED_KEYSTORE_KEY_CACHE_H
 

@@ -46,6 +46,7 @@
 #include "service/ipc/worker_common.h"
 #include "service/keystore/kek.h"
 #include "service/keystore/keystore_ops.h"
+#include "service/keystore/locked_alloc.h"
 #include "service/sandbox/sandbox.h"
 #include "smime/ipc/ipc.pb-c.h"
 
@@ -189,6 +190,8 @@ static int serve_one(int fd, KEYSTORE *ks, const STATUS *fatal) {
     goto out;
   }
   Smime__Ipc__KeystoreRequest *req = (Smime__Ipc__KeystoreRequest *)msg;
+  /* The request (a password, a key file) is in the heap: lock what it added. */
+  locked_alloc_lock_heap();
   if (req->body_case == SMIME__IPC__KEYSTORE_REQUEST__BODY__NOT_SET) {
     log_error("request %llu has no body (or one this keystore does not know); exiting",
               (unsigned long long)req->request_id);
@@ -223,6 +226,9 @@ static int serve_one(int fd, KEYSTORE *ks, const STATUS *fatal) {
   }
   ERR_clear_error();
   resp.request_id = req->request_id;
+  /* Likewise the answer (a content-encryption key): the frame it is packed into comes
+   * from the locked slack at the top of the heap. */
+  locked_alloc_lock_heap();
   rc = frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_KEYSTORE_RESPONSE,
                            &resp.base, -1);
   if (rc != FRAME_OK) {
@@ -288,6 +294,7 @@ err:
 
 int main(int argc, char **argv) {
   log_set_program("smime-keystore");
+  locked_alloc_init();
   harden();
   int fd = 3;
   const char *kek_path = NULL;

@@ -1,6 +1,7 @@
 """hardening_test: the confinement of the workers, asserted from /proc of the real
 processes of a running daemon: seccomp filter mode (Seccomp: 2) and no_new_privs, no
-core files, resource limits, no descriptor besides 0-3, the keystore's locked key page;
+core files, resource limits, no descriptor besides 0-3, the keystore's locked key page
+and locked heap (where BoringSSL keeps private keys);
 then real work (sign, encrypt, decrypt, verify, PKCS#12 import, and a 44 MiB message:
 the largest whose signed and encrypted form fits a 64 MiB frame) under those limits
 without any worker being killed, with the figures printed."""
@@ -59,6 +60,29 @@ class HardeningTest(unittest.TestCase):
         self.assertGreater(int(st["VmLck"].split()[0]), 0, st["VmLck"])
         print("\nkeystore %d: Seccomp %s, NoNewPrivs %s, VmLck %s" %
               (ks, st["Seccomp"], st["NoNewPrivs"], st["VmLck"]))
+
+    def test_keystore_key_memory_locked(self):
+        """After private-key work (a PKCS#12 import, signing, decrypting), every resident
+        page of the keystore's heap, where BoringSSL keeps the keys (locked_alloc.c), is
+        locked: never written to swap."""
+        msg = message(body="locked\n" * 100)
+        self.d.call(CERTS + "ImportCertificates", data=self.pki.read("alice.p12"),
+                    password="secret")
+        signed = sign_encrypt(self.d, msg, sign=True, encrypt=True).message
+        self.assertIn(b"locked", self.d.call(MSG + "DecryptVerify", message=signed).message)
+        (ks,) = fu.wait_workers(self.d)["smime-keystore"]
+        # The heap may be split into several mappings (mlock splits them): sum them.
+        heap, in_heap = {"Rss": 0, "Locked": 0}, False
+        with open("/proc/%d/smaps" % ks) as f:
+            for line in f:
+                if "-" in line.split()[0] and not line.split()[0].endswith(":"):
+                    in_heap = line.rstrip().endswith("[heap]")
+                elif in_heap and line.split(":")[0] in heap:
+                    heap[line.split(":")[0]] += int(line.split()[1])
+        print("\nkeystore %d heap: Rss %d kB, Locked %d kB" % (ks, heap["Rss"], heap["Locked"]))
+        self.assertGreater(heap["Rss"], 0)
+        self.assertEqual(heap["Locked"], heap["Rss"], heap)
+        self.assertNotIn("mlock of key memory failed", self.d.read_log())
 
     def test_engines_confined(self):
         w = fu.wait_workers(self.d)
