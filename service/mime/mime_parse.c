@@ -44,7 +44,11 @@ void mime_limits_default(MIME_LIMITS *lim) {
 
 /* limit_name is " (NAME)" for a named limit, else "". */
 static void limit_name(const char *name, char *out, size_t out_len) {
-  snprintf(out, out_len, name != NULL ? " (%s)" : "", name);
+  if (name != NULL) {
+    snprintf(out, out_len, " (%s)", name);
+  } else if (out_len > 0) {
+    out[0] = '\0';
+  }
 }
 
 /* span makes a MIME_SPAN of [off, off + len) of the parser's input. */
