@@ -44,7 +44,10 @@ class ScaleOutTest(unittest.TestCase):
                                   "-certfile", pki.path("inter.pem")], input=dec.stdout,
                                  capture_output=True)
             self.assertEqual(ver.returncode, 0, ver.stderr)
-            # Deleted through B: gone for A at once.
+            # Deleted through B: gone for A at once, although A has just signed with it
+            # (its query cache held the key; B's call returns only once every replica's
+            # cache has dropped it: change_listener_sync).
+            self.assertTrue(a.call(mf.MSG + "SignEncrypt", message=msg, sign=True).message)
             fp = r.certificates[0].certificate.sha256_fingerprint
             b.call(mf.CERTS + "DeletePrivateKey", sha256_fingerprint=fp)
             code, details = code_of(lambda: a.call(mf.MSG + "SignEncrypt", message=msg,

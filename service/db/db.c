@@ -242,7 +242,21 @@ PGresult *db_exec_cached(DB *db, PGconn *conn, const char *sql, int n_params,
   return res;
 }
 
-void db_note_change(DB *db) { query_cache_invalidate(db->cache); }
+/* DB_SYNC_TIMEOUT_MS bounds how long a change waits for the other replicas to drop
+ * their caches (a hung replica must not hang admin calls). */
+#define DB_SYNC_TIMEOUT_MS 3000
+
+void db_note_change(DB *db, PGconn *conn) {
+  query_cache_invalidate(db->cache);
+  STATUS err;
+  PGconn *own = conn == NULL ? db_acquire(db, &err) : NULL;
+  if (conn == NULL && own == NULL) {
+    log_warn("database: cannot announce a change to the other replicas: %s", err.message);
+    return;
+  }
+  change_listener_sync(db->listener, conn != NULL ? conn : own, DB_SYNC_TIMEOUT_MS);
+  db_release(db, own, 0);
+}
 
 void db_cache_stats(DB *db, QUERY_CACHE_STATS *out) { query_cache_stats(db->cache, out); }
 

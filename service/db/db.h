@@ -54,10 +54,13 @@ PGresult *db_exec_cached(DB *db, PGconn *conn, const char *sql, int n_params,
                          const char *const *values, const int *lengths, const int *formats,
                          int result_format);
 
-/* db_note_change tells the query cache that this replica changed settings, certificates
- * or private keys: call it right after the COMMIT, before answering the call, so that
- * the very next call sees the change. (Other replicas learn of it from NOTIFY.) */
-void db_note_change(DB *db);
+/* db_note_change tells the query caches that this replica changed settings,
+ * certificates or private keys: call it right after the COMMIT, before answering the
+ * call. It empties this replica's cache, then waits (up to 3 s) until every replica's
+ * change listener has emptied its own (change_listener_sync), so that the very next
+ * call, to any replica, sees the change. |conn|: the caller's connection, idle after
+ * its COMMIT (NULL: one from the pool). */
+void db_note_change(DB *db, PGconn *conn);
 
 /* db_cache_stats reads the query cache's counters. */
 void db_cache_stats(DB *db, QUERY_CACHE_STATS *out);

@@ -406,7 +406,7 @@ int settings_store_update(DB *db, const Smime__V1__UpdateSettingsRequest *req,
   }
   int committed = db_exec(conn, "COMMIT", &broken, err);
   /* Even a failed COMMIT may have committed: the cache starts again either way. */
-  db_note_change(db);
+  db_note_change(db, conn);
   if (!committed) {
     goto out;
   }

@@ -88,7 +88,7 @@ static int finish(APP *app, PGconn *conn, int ok, int broken, STATUS *err) {
   if (ok) {
     ok = db_exec(conn, "COMMIT", &broken, err);
     /* Even a failed COMMIT may have committed: the cache starts again either way. */
-    db_note_change(app->db);
+    db_note_change(app->db, broken ? NULL : conn);
   } else if (!broken) {
     STATUS ignored;
     db_exec(conn, "ROLLBACK", &broken, &ignored);
