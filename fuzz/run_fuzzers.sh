@@ -6,7 +6,9 @@
 # prints each target's executions and coverage.
 #
 # In the test suite (//fuzz:fuzz_smoke_test) each runs a few seconds; docs/FUZZING.md
-# records a longer run: `bazel run //fuzz:fuzz -- 600`.
+# records a longer run: `bazel run //fuzz:fuzz -- 600`. With FUZZ_KEEP_CORPUS=DIR (an
+# absolute path, e.g. $PWD/fuzz/corpus) the inputs a run found that add coverage are
+# merged into DIR/NAME, which the next runs (and the smoke test) use as seeds too.
 set -euo pipefail
 seconds=${1:?usage: run_fuzzers.sh SECONDS [NAME...]}
 shift
@@ -49,6 +51,10 @@ seeds() { # seeds NAME: the seed directories of a target
     import) echo "$root/service/x509/testdata/malformed $root/service/pkcs12/testdata/malformed $root/service/pkcs12/testdata" ;;
     frame) echo "$root/fuzz/corpus/frame" ;;
   esac
+  # Corpora kept from earlier runs (FUZZ_KEEP_CORPUS), frame's seeds among them.
+  if [ "$1" != frame ] && [ -d "$root/fuzz/corpus/$1" ]; then
+    echo "$root/fuzz/corpus/$1"
+  fi
 }
 
 status=0
@@ -82,6 +88,13 @@ for name in "${names[@]}"; do
     status=1
   else
     echo "fuzz $name: ok, ${runs:-?} executions in ${seconds}s, ${cov:-cov: ?}, $corpus new corpus inputs"
+    if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
+      mkdir -p "$FUZZ_KEEP_CORPUS/$name"
+      before=$(ls "$FUZZ_KEEP_CORPUS/$name" | wc -l)
+      (cd "$work" && ASAN_OPTIONS=detect_leaks=0 "./$name" -merge=1 -max_len=65536 \
+          "$FUZZ_KEEP_CORPUS/$name" "corpus-$name") > "$work/$name.merge.log" 2>&1
+      echo "fuzz $name: kept $(( $(ls "$FUZZ_KEEP_CORPUS/$name" | wc -l) - before )) inputs that add coverage in $FUZZ_KEEP_CORPUS/$name"
+    fi
   fi
 done
 exit $status
