@@ -124,11 +124,10 @@ def role_of(comm):
     return "postgres"
 
 
-def service_cpu(root_pid, data_dir):
-    """service_cpu returns CPU seconds per role (front, engines, keystore, postgres) of
-    the daemon's process tree: descendants of root_pid, plus any process whose command
-    line names the data directory (PostgreSQL, should it ever be reparented)."""
-    table = proc_table()
+def tree_members(table, root_pid, data_dir):
+    """tree_members is the set of pids of the daemon's process tree in |table|
+    (proc_table): descendants of root_pid, plus any process whose command line names the
+    data directory (PostgreSQL, should it ever be reparented)."""
     members = {root_pid} | {pid for pid, v in table.items() if data_dir in v[2]}
     grew = True
     while grew:
@@ -137,6 +136,25 @@ def service_cpu(root_pid, data_dir):
             if pid not in members and v[0] in members:
                 members.add(pid)
                 grew = True
+    return members
+
+
+def make_test_pki(pki):
+    """make_test_pki makes tests/pki/make_pki.sh's PKI in |pki|, plus ca.pem (the
+    intermediate and the root, to import as trust anchors)."""
+    subprocess.run([fx.runfile("tests/pki/make_pki.sh"), pki], check=True)
+    with open(pki + "/ca.pem", "wb") as f:
+        for n in ("inter.pem", "root.pem"):
+            with open(os.path.join(pki, n), "rb") as g:
+                f.write(g.read())
+
+
+def service_cpu(root_pid, data_dir):
+    """service_cpu returns CPU seconds per role (front, engines, keystore, postgres) of
+    the daemon's process tree: descendants of root_pid, plus any process whose command
+    line names the data directory (PostgreSQL, should it ever be reparented)."""
+    table = proc_table()
+    members = tree_members(table, root_pid, data_dir)
     hz = os.sysconf("SC_CLK_TCK")
     out = {"front": 0.0, "engines": 0.0, "keystore": 0.0, "postgres": 0.0}
     for pid in members:
@@ -342,11 +360,7 @@ def main():
     rows = []
     try:
         log("bench: making the test PKI (tests/pki/make_pki.sh)")
-        subprocess.run([fx.runfile("tests/pki/make_pki.sh"), pki], check=True)
-        with open(pki + "/ca.pem", "wb") as f:
-            for n in ("inter.pem", "root.pem"):
-                with open(os.path.join(pki, n), "rb") as g:
-                    f.write(g.read())
+        make_test_pki(pki)
         log("bench: starting smimed in " + d.data_dir)
         d.start()
         fx.enable(d)
@@ -434,11 +448,7 @@ def main_scale(args):
     pki = os.path.join(tmp, "pki")
     try:
         log("bench: making the test PKI (tests/pki/make_pki.sh)")
-        subprocess.run([fx.runfile("tests/pki/make_pki.sh"), pki], check=True)
-        with open(pki + "/ca.pem", "wb") as f:
-            for n in ("inter.pem", "root.pem"):
-                with open(os.path.join(pki, n), "rb") as g:
-                    f.write(g.read())
+        make_test_pki(pki)
         table = scale.run(tmp, pki, quick=args.quick)
     finally:
         if args.keep:

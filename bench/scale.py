@@ -239,14 +239,7 @@ def stub(d, method):
 def tree_members(root_pid, data_dir):
     import bench
     table = bench.proc_table()
-    members = {root_pid} | {pid for pid, v in table.items() if data_dir in v[2]}
-    grew = True
-    while grew:
-        grew = False
-        for pid, v in table.items():
-            if pid not in members and v[0] in members:
-                members.add(pid)
-                grew = True
+    members = bench.tree_members(table, root_pid, data_dir)
     return {pid: bench.role_of(table[pid][1]) for pid in members if pid in table}
 
 
