@@ -118,27 +118,14 @@ static int start_keystore(ROTATION *r, STATUS *err) {
   if (r->pool == NULL) {
     return 0;
   }
-  Smime__Ipc__KeystoreHelloRequest hello = SMIME__IPC__KEYSTORE_HELLO_REQUEST__INIT;
-  Smime__Ipc__KeystoreRequest req = SMIME__IPC__KEYSTORE_REQUEST__INIT;
-  req.body_case = SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO;
-  req.hello = &hello;
-  Smime__Ipc__KeystoreResponse *resp = NULL;
-  if (!worker_pool_keystore_call(r->pool, &req, &resp, REWRAP_TIMEOUT_MS, err)) {
-    return 0;
+  /* The pool's first hello reported both keys' check values. */
+  if (worker_pool_new_kek_check_value(r->pool)[0] == '\0') {
+    return status_set(err, STATUS_INTERNAL, "the keystore did not report the new key "
+                                            "(is smime-keystore older than smimed?)");
   }
-  int ok = resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_HELLO &&
-           resp->hello->new_kek_check_value[0] != '\0';
-  if (ok) {
-    snprintf(r->old_check, sizeof(r->old_check), "%s", resp->hello->kek_check_value);
-    snprintf(r->new_check, sizeof(r->new_check), "%s", resp->hello->new_kek_check_value);
-  } else {
-    status_set(err, STATUS_INTERNAL, "the keystore did not report both keys: %s",
-               resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR
-                   ? resp->error->message
-                   : "unexpected answer (is smime-keystore older than smimed?)");
-  }
-  smime__ipc__keystore_response__free_unpacked(resp, NULL);
-  return ok;
+  snprintf(r->old_check, sizeof(r->old_check), "%s", worker_pool_kek_check_value(r->pool));
+  snprintf(r->new_check, sizeof(r->new_check), "%s", worker_pool_new_kek_check_value(r->pool));
+  return 1;
 }
 
 /* rewrap_one is the KEK_REWRAP_FN: one keystore round trip per key. Only wrapped

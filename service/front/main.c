@@ -528,29 +528,6 @@ static int prepare_data_dir(const char *dir) {
   return fd;
 }
 
-/* keystore_check_value asks the keystore which key-encryption key it holds. */
-static int keystore_check_value(WORKER_POOL *pool, char *out, size_t out_len, STATUS *err) {
-  Smime__Ipc__KeystoreHelloRequest hello = SMIME__IPC__KEYSTORE_HELLO_REQUEST__INIT;
-  Smime__Ipc__KeystoreRequest req = SMIME__IPC__KEYSTORE_REQUEST__INIT;
-  req.body_case = SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO;
-  req.hello = &hello;
-  Smime__Ipc__KeystoreResponse *resp = NULL;
-  if (!worker_pool_keystore_call(pool, &req, &resp, 10000, err)) {
-    return 0;
-  }
-  int ok = resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_HELLO;
-  if (ok) {
-    snprintf(out, out_len, "%s", resp->hello->kek_check_value);
-  } else {
-    status_set(err, STATUS_INTERNAL, "the keystore did not report its key: %s",
-               resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR
-                   ? resp->error->message
-                   : "unexpected answer");
-  }
-  smime__ipc__keystore_response__free_unpacked(resp, NULL);
-  return ok;
-}
-
 int main(int argc, char **argv) {
   OPTIONS opt;
   int exit_code = 1;
@@ -680,10 +657,8 @@ int main(int argc, char **argv) {
   app.pool = pool;
   app.max_recipients = opt.max_recipients;
   app.max_layers = opt.max_layers;
-  if (!keystore_check_value(pool, app.kek_check_value, sizeof(app.kek_check_value), &err)) {
-    log_error("keystore: %s", err.message);
-    goto out;
-  }
+  snprintf(app.kek_check_value, sizeof(app.kek_check_value), "%s",
+           worker_pool_kek_check_value(pool));
   log_info("%u engine process(es) and the keystore are up; key-encryption key %s (check value %s)",
            opt.engines, kek_path, app.kek_check_value);
   if (metrics != NULL) {

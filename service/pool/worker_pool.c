@@ -84,6 +84,10 @@ typedef struct worker_group_st {
 struct worker_pool_st {
   GROUP engines;
   GROUP keystore;
+  /* The keystore's answer to its first hello: the check values of its KEK and of its
+   * --new-kek-file ("" without one). */
+  char kek_check[64];
+  char new_kek_check[64];
 };
 
 static void engine_set_id(ProtobufCMessage *req, uint64_t id) {
@@ -706,11 +710,10 @@ static int hello_engine(WORKER_POOL *pool, WORKER *w, STATUS *err) {
   return ok;
 }
 
-/* hello_keystore checks that the keystore answers a hello, and copies its KEK check
- * value into |check|. An Error answer (the KEK file is unreadable, too open...) is
+/* hello_keystore checks that the keystore answers a hello, and keeps the check values
+ * of its keys in |pool|. An Error answer (the KEK file is unreadable, too open...) is
  * passed on as it is: its message tells the operator what to fix. */
-static int hello_keystore(WORKER_POOL *pool, char *check, size_t check_len,
-                          STATUS *err) {
+static int hello_keystore(WORKER_POOL *pool, STATUS *err) {
   GROUP *g = &pool->keystore;
   WORKER *w = &g->workers[0];
   Smime__Ipc__KeystoreHelloRequest hello = SMIME__IPC__KEYSTORE_HELLO_REQUEST__INIT;
@@ -731,7 +734,9 @@ static int hello_keystore(WORKER_POOL *pool, char *check, size_t check_len,
   if (resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_HELLO) {
     log_info("keystore process %d ready (KEK check value %s)", (int)pid,
              resp->hello->kek_check_value);
-    snprintf(check, check_len, "%s", resp->hello->kek_check_value);
+    snprintf(pool->kek_check, sizeof(pool->kek_check), "%s", resp->hello->kek_check_value);
+    snprintf(pool->new_kek_check, sizeof(pool->new_kek_check), "%s",
+             resp->hello->new_kek_check_value);
     ok = 1;
   } else if (resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR) {
     status_set(err, (int)resp->error->code, "%s", resp->error->message);
@@ -781,17 +786,16 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   if (config->new_kek_path == NULL) {
     keystore_argv[5] = NULL;
   }
-  char check[64];
   /* worker_pool_start starts the keystore first: a bad KEK file is the likeliest
    * failure, and its message the most useful. A keystore restarted later must find
    * the same key (never create a new one): its command line says which. */
   if (!group_init(&pool->keystore, &kKeystoreKind, keystore_argv, 1, err) ||
-      !hello_keystore(pool, check, sizeof(check), err)) {
+      !hello_keystore(pool, err)) {
     goto err;
   }
   const char *restart_argv[] = {config->keystore_path, "--fd", fd_text,
                                 "--kek-file", config->kek_path,
-                                "--expect-check-value", check,
+                                "--expect-check-value", pool->kek_check,
                                 "--new-kek-file", config->new_kek_path, NULL};
   if (config->new_kek_path == NULL) {
     restart_argv[7] = NULL;
@@ -836,6 +840,12 @@ int worker_pool_keystore_call(WORKER_POOL *pool, Smime__Ipc__KeystoreRequest *re
   }
   *out_resp = (Smime__Ipc__KeystoreResponse *)msg;
   return 1;
+}
+
+const char *worker_pool_kek_check_value(const WORKER_POOL *pool) { return pool->kek_check; }
+
+const char *worker_pool_new_kek_check_value(const WORKER_POOL *pool) {
+  return pool->new_kek_check;
 }
 
 void worker_pool_stats(WORKER_POOL *pool, WORKER_POOL_STATS *out) {

@@ -58,6 +58,12 @@ int worker_pool_keystore_call(WORKER_POOL *pool, Smime__Ipc__KeystoreRequest *re
                               Smime__Ipc__KeystoreResponse **out_resp, int timeout_ms,
                               STATUS *err);
 
+/* worker_pool_kek_check_value is the check value of the keystore's key-encryption key,
+ * as its first hello reported it (a restarted keystore must hold the same key);
+ * worker_pool_new_kek_check_value that of its --new-kek-file, "" without one. */
+const char *worker_pool_kek_check_value(const WORKER_POOL *pool);
+const char *worker_pool_new_kek_check_value(const WORKER_POOL *pool);
+
 /* worker_pool_stats copies the counters into |out|. */
 void worker_pool_stats(WORKER_POOL *pool, WORKER_POOL_STATS *out);
 
