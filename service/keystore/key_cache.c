@@ -81,3 +81,14 @@ EVP_PKEY *key_cache_unwrap(KEY_CACHE *c, const KEK *kek, const uint8_t *blob, si
   EVP_PKEY_up_ref(key);
   return key;
 }
+
+EVP_PKEY *key_cache_open(KEY_CACHE *c, const KEK *kek, const uint8_t *blob, size_t blob_len,
+                         const uint8_t cert_sha256[KEY_WRAP_CERT_HASH_LEN], STATUS *err) {
+  EVP_PKEY *key = key_cache_unwrap(c, kek, blob, blob_len, cert_sha256);
+  if (key == NULL) {
+    status_set(err, STATUS_FAILED_PRECONDITION,
+               "the stored private key does not open with this keystore's "
+               "key-encryption key (or does not belong to this certificate)");
+  }
+  return key;
+}

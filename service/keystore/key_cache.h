@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "service/common/status.h"
 #include "service/keystore/kek.h"
 #include "service/keystore/key_wrap.h"
 
@@ -38,5 +39,11 @@ void key_cache_free(KEY_CACHE *c);
  * reference (EVP_PKEY_free it). |c| NULL: plain key_unwrap. */
 EVP_PKEY *key_cache_unwrap(KEY_CACHE *c, const KEK *kek, const uint8_t *blob, size_t blob_len,
                            const uint8_t cert_sha256[KEY_WRAP_CERT_HASH_LEN]);
+
+/* key_cache_open is key_cache_unwrap for a request: NULL fills |err| with the
+ * FAILED_PRECONDITION every keystore operation answers for a stored key that does not
+ * open. |c| NULL: no cache (rewrap, which must prove the blob opens). */
+EVP_PKEY *key_cache_open(KEY_CACHE *c, const KEK *kek, const uint8_t *blob, size_t blob_len,
+                         const uint8_t cert_sha256[KEY_WRAP_CERT_HASH_LEN], STATUS *err);
 
 #endif /* SMIMED_KEYSTORE_KEY_CACHE_H */

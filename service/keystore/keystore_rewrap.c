@@ -56,11 +56,9 @@ int keystore_op_rewrap(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__KeystoreReq
     status_set(err, STATUS_INVALID_ARGUMENT, "rewrap: malformed request");
     goto err;
   }
-  key = key_unwrap(ks->kek, k->wrapped.data, k->wrapped.len, k->certificate_sha256.data);
+  key = key_cache_open(NULL, ks->kek, k->wrapped.data, k->wrapped.len,
+                       k->certificate_sha256.data, err);
   if (key == NULL) {
-    status_set(err, STATUS_FAILED_PRECONDITION,
-               "the stored private key does not open with the current key-encryption key "
-               "(or does not belong to this certificate)");
     goto err;
   }
   blob = rewrap_checked(ks->new_kek, key, k->certificate_sha256.data, &blob_len);

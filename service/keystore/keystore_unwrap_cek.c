@@ -77,12 +77,9 @@ int keystore_op_unwrap_cek(KEYSTORE *ks, ARENA *arena, const Smime__Ipc__Keystor
   if (!unwrap_request_from_pb(r->unwrap, &u, err)) {
     goto err;
   }
-  key = key_cache_unwrap(ks->keys, ks->kek, r->wrapped_key.data, r->wrapped_key.len,
-                         r->certificate_sha256.data);
+  key = key_cache_open(ks->keys, ks->kek, r->wrapped_key.data, r->wrapped_key.len,
+                       r->certificate_sha256.data, err);
   if (key == NULL) {
-    status_set(err, STATUS_FAILED_PRECONDITION,
-               "the stored private key does not open with this keystore's "
-               "key-encryption key (or does not belong to this certificate)");
     goto err;
   }
   if (!cms_keystore_unwrap_cek(key, &u, cek, err)) {
