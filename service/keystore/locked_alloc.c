@@ -48,14 +48,12 @@ static uintptr_t g_page;
 static uintptr_t g_heap_lo;   /* the first heap page locked_alloc_init saw */
 static uintptr_t g_locked_hi; /* [g_heap_lo, g_locked_hi) is locked */
 static int g_lock_failed;
-static size_t g_mlock_calls;
 
 static uintptr_t page_floor(uintptr_t a) { return a & ~(g_page - 1); }
 static uintptr_t page_ceil(uintptr_t a) { return (a + g_page - 1) & ~(g_page - 1); }
 
 /* lock_pages mlocks [lo, hi), page-aligned; 0 (logged once) when it cannot. */
 static int lock_pages(uintptr_t lo, uintptr_t hi) {
-  g_mlock_calls++;
   if (mlock((void *)lo, hi - lo) == 0) {
     return 1;
   }
@@ -116,8 +114,6 @@ void locked_alloc_lock_heap(void) {
   /* sbrk(0) reads glibc's cached program break: no system call. */
   lock_heap_to((uintptr_t)sbrk(0));
 }
-
-size_t locked_alloc_mlock_calls(void) { return g_mlock_calls; }
 
 /* lock_block locks the pages of a block of |size| bytes at |p|. */
 static void lock_block(void *p, size_t size) {

@@ -13,7 +13,4 @@ void locked_alloc_init(void);
  * have added since): the keystore calls it around each request. */
 void locked_alloc_lock_heap(void);
 
-/* locked_alloc_mlock_calls counts the mlock calls made so far (for tests). */
-size_t locked_alloc_mlock_calls(void);
-
 #endif /* SMIMED_KEYSTORE_LOCKED_ALLOC_H */
