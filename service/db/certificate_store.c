@@ -74,16 +74,6 @@ int certificate_fingerprint_parse(const char *text, const char *field,
   return 1;
 }
 
-/* format_day writes |t| as "2021-01-01T00:00:00Z". */
-static void format_time(int64_t t, char *out, size_t out_len) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  if (gmtime_r(&tt, &tm) == NULL) {
-    snprintf(out, out_len, "%" PRId64, t);
-    return;
-  }
-  strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static char *dup_or_empty(const char *s) {
   if (s == NULL || s[0] == '\0') {
@@ -127,11 +117,11 @@ static Smime__V1__Certificate *cert_from_row(const PGresult *res, int row, time_
     snprintf(reason, sizeof(reason), "%s", PQgetvalue(res, row, 13));
   } else if ((int64_t)now >= not_after) {
     c->status = SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_EXPIRED;
-    format_time(not_after, when, sizeof(when));
+    format_utc_time(not_after, when, sizeof(when));
     snprintf(reason, sizeof(reason), "expired on %s", when);
   } else if ((int64_t)now < not_before) {
     c->status = SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_NOT_YET_VALID;
-    format_time(not_before, when, sizeof(when));
+    format_utc_time(not_before, when, sizeof(when));
     snprintf(reason, sizeof(reason), "not valid before %s", when);
   } else {
     c->status = SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_VALID;

@@ -1,6 +1,7 @@
 /* db_util.c: see db_util.h. */
 #include "service/db/db_util.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,4 +265,14 @@ int timestamp_to_param(const Google__Protobuf__Timestamp *ts, const char *field,
   snprintf(out, out_len, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900,
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)micros);
   return 1;
+}
+
+void format_utc_time(int64_t t, char *out, size_t out_len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (gmtime_r(&tt, &tm) == NULL) {
+    snprintf(out, out_len, "%" PRId64, t);
+    return;
+  }
+  strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

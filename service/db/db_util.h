@@ -56,6 +56,10 @@ void ascii_lower(char *s);
  * one pair of angle brackets: Message-IDs are stored and compared bare. */
 char *trim_message_id(const char *s);
 
+/* format_utc_time writes Unix time |t| as "2021-01-01T00:00:00Z" (the number itself
+ * when gmtime cannot represent it), for messages. */
+void format_utc_time(int64_t t, char *out, size_t out_len);
+
 /* PG_EPOCH_OFFSET_US is 2000-01-01T00:00:00Z (PostgreSQL's epoch) in microseconds
  * since the Unix epoch. */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)

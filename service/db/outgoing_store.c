@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/db/db_util.h"
+
 /* MAX_CANDIDATES bounds the certificates looked at per address (renewals: a few). */
 #define MAX_CANDIDATES 100
 
@@ -57,16 +59,6 @@ static int get_bool(const PGresult *res, int row, int col) {
   return PQgetlength(res, row, col) == 1 && PQgetvalue(res, row, col)[0] != 0;
 }
 
-/* format_time writes |t| as "2021-01-01T00:00:00Z". */
-static void format_time(int64_t t, char *out, size_t out_len) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  if (gmtime_r(&tt, &tm) == NULL) {
-    snprintf(out, out_len, "%" PRId64, t);
-    return;
-  }
-  strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* faults_of judges row |row| of a candidate result for |purpose| at |now|. */
 static int faults_of(const PGresult *res, int row, int purpose, time_t now) {
@@ -148,11 +140,11 @@ static int judge(DB *db, PGconn *conn, const PGresult *res, const char *address,
    * key, then a certificate unfit for S/MIME, then the wrong key usage. */
   if ((i = first_with(faults, rows, P_TIME, 0)) >= 0) {
     if ((faults[i] & P_EXPIRED) != 0) {
-      format_time(get_be(res, i, 4), when, sizeof(when));
+      format_utc_time(get_be(res, i, 4), when, sizeof(when));
       snprintf(out->reason, sizeof(out->reason), "certificate for %s expired on %s", address,
                when);
     } else {
-      format_time(get_be(res, i, 3), when, sizeof(when));
+      format_utc_time(get_be(res, i, 3), when, sizeof(when));
       snprintf(out->reason, sizeof(out->reason), "certificate for %s is not valid before %s",
                address, when);
     }
