@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "service/common/log.h"
+#include "service/db/db.h"
 
 /* RECONNECT_MS is how often a lost listener tries again. */
 #define RECONNECT_MS 1000
@@ -45,15 +46,15 @@ struct change_listener_st {
 
 /* connect_and_listen opens a connection and LISTENs on both channels; NULL on failure. */
 static PGconn *connect_and_listen(const char *conninfo) {
-  const char *const keys[] = {"connect_timeout", "application_name", "dbname",
-                              "client_encoding", NULL};
-  const char *const values[] = {"5", CHANGE_LISTENER_APP, conninfo, "UTF8", NULL};
-  PGconn *conn = PQconnectdbParams(keys, values, 1);
+  PGconn *conn = db_connect_as(conninfo, CHANGE_LISTENER_APP);
   if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
     PQfinish(conn);
     return NULL;
   }
-  PGresult *res = PQexec(conn, "LISTEN " CHANGE_CHANNEL "; LISTEN " CHANGE_ACK_CHANNEL);
+  /* SET application_name: a --database-url naming its own would otherwise win, and
+   * change_listener_sync counts the listeners by this name. */
+  PGresult *res = PQexec(conn, "SET application_name = '" CHANGE_LISTENER_APP "'; LISTEN "
+                               CHANGE_CHANNEL "; LISTEN " CHANGE_ACK_CHANNEL);
   int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
   PQclear(res);
   if (!ok) {

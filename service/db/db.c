@@ -73,13 +73,13 @@ static void notice_receiver(void *arg, const PGresult *res) {
   }
 }
 
-/* db_connect opens one connection. Our defaults come first so that the caller's
+/* db_connect_as opens one connection. Our defaults come first so that the caller's
  * connection string (a "k=v" string or a postgresql:// URI, expanded from dbname) may
  * override them; client_encoding comes last because every string we exchange is UTF-8. */
-static PGconn *db_connect(const char *conninfo) {
+PGconn *db_connect_as(const char *conninfo, const char *application_name) {
   const char *const keys[] = {"connect_timeout", "application_name", "dbname",
                               "client_encoding", NULL};
-  const char *const values[] = {"5", "smimed", conninfo, "UTF8", NULL};
+  const char *const values[] = {"5", application_name, conninfo, "UTF8", NULL};
   PGconn *conn = PQconnectdbParams(keys, values, 1);
   if (conn != NULL) {
     /* Kept across PQreset: the receiver belongs to the PGconn. */
@@ -141,7 +141,7 @@ DB *db_open(const char *conninfo, unsigned connections, STATUS *err) {
 
   /* One connection now, to fail early when the database is unreachable and to migrate;
    * the others open when the load first needs them. */
-  db->slots[0].conn = db_connect(db->conninfo);
+  db->slots[0].conn = db_connect_as(db->conninfo, "smimed");
   if (db->slots[0].conn == NULL || PQstatus(db->slots[0].conn) != CONNECTION_OK) {
     unavailable(db->slots[0].conn, err);
     goto err;
@@ -300,7 +300,7 @@ PGconn *db_acquire(DB *db, STATUS *err) {
 
   /* Connecting and resetting happen outside the lock: they may take connect_timeout. */
   if (slot->conn == NULL) {
-    slot->conn = db_connect(db->conninfo);
+    slot->conn = db_connect_as(db->conninfo, "smimed");
     if (slot->conn == NULL || PQstatus(slot->conn) != CONNECTION_OK) {
       unavailable(slot->conn, err);
       if (slot->conn != NULL) {

@@ -22,6 +22,11 @@ void db_close(DB *db);
 /* db_schema_version is the highest migration applied. */
 unsigned db_schema_version(DB *db);
 
+/* db_connect_as opens one connection to |conninfo| with smimed's settings (connect
+ * timeout, UTF-8, warnings to the log) under |application_name|, outside the pool (the
+ * change listener's). Check PQstatus; PQfinish it. */
+PGconn *db_connect_as(const char *conninfo, const char *application_name);
+
 /* db_acquire takes a free connection (waiting for one), reconnecting it if it was
  * broken. Returns NULL with |err| UNAVAILABLE if the server cannot be reached. */
 PGconn *db_acquire(DB *db, STATUS *err);
