@@ -211,55 +211,46 @@ out:
   return ok;
 }
 
-int incoming_store_add_hint(PGconn *conn, int64_t log_id, int need,
-                            const ProtobufCBinaryData *issuer_der,
-                            const ProtobufCBinaryData *serial_der,
-                            const ProtobufCBinaryData *subject_key_id, int *out_broken,
-                            STATUS *err) {
-  char id[24], need_s[8];
+int incoming_store_send_hint(PGconn *conn, int need, const ProtobufCBinaryData *issuer_der,
+                             const ProtobufCBinaryData *serial_der,
+                             const ProtobufCBinaryData *subject_key_id, STATUS *err) {
+  char need_s[8];
   const ProtobufCBinaryData *b[3] = {issuer_der, serial_der, subject_key_id};
-  const char *params[5];
-  int lengths[5] = {0, 0, 0, 0, 0};
-  int formats[5] = {0, 0, 1, 1, 1};
-  snprintf(id, sizeof(id), "%" PRId64, log_id);
+  const char *params[4];
+  int lengths[4] = {0, 0, 0, 0};
+  int formats[4] = {0, 1, 1, 1};
+  int broken = 0;
   snprintf(need_s, sizeof(need_s), "%d", need);
-  params[0] = id;
-  params[1] = need_s;
+  params[0] = need_s;
   for (size_t i = 0; i < 3; i++) {
     int set = b[i] != NULL && b[i]->len > 0;
-    params[2 + i] = set ? (const char *)b[i]->data : NULL;
-    lengths[2 + i] = set ? (int)b[i]->len : 0;
+    params[1 + i] = set ? (const char *)b[i]->data : NULL;
+    lengths[1 + i] = set ? (int)b[i]->len : 0;
   }
-  PGresult *res = PQexecParams(conn,
-                               "INSERT INTO log_retry_hints "
-                               "(log_id, need, issuer_der, serial_der, subject_key_id) "
-                               "VALUES ($1::bigint, $2::smallint, $3, $4, $5)",
-                               5, NULL, params, lengths, formats, 0);
-  int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+  /* currval: the id the INSERT INTO logs queued before this one was given. */
+  int ok = PQsendQueryParams(conn,
+                             "INSERT INTO log_retry_hints "
+                             "(log_id, need, issuer_der, serial_der, subject_key_id) "
+                             "VALUES (currval('logs_id_seq'), $1::smallint, $2, $3, $4)",
+                             4, NULL, params, lengths, formats, 0);
   if (!ok) {
-    db_result_status(conn, res, "recording what a message was missing", out_broken, err);
+    db_result_status(conn, NULL, "recording what a message was missing", &broken, err);
   }
-  PQclear(res);
   return ok;
 }
 
-int incoming_store_resolve(PGconn *conn, const char *message_id, int *out_broken,
-                           STATUS *err) {
-  if (message_id == NULL || message_id[0] == '\0') {
-    return 1;
-  }
+int incoming_store_send_resolve(PGconn *conn, const char *message_id, STATUS *err) {
   const char *params[1] = {message_id};
+  int broken = 0;
   /* The function (migration 2) is driven by the unresolved hints (few), each checked
    * against its log row: the other way round read every log row of the message_id, and
    * a helpdesk retrying one message (or a benchmark) piles up thousands. */
-  PGresult *res = PQexecParams(conn, "SELECT smimed_resolve_hints($1)", 1, NULL, params, NULL,
-                               NULL, 0);
-  int ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+  int ok = PQsendQueryParams(conn, "SELECT smimed_resolve_hints($1)", 1, NULL, params, NULL,
+                             NULL, 0);
   if (!ok) {
-    db_result_status(conn, res, "marking earlier failures of a message resolved", out_broken,
+    db_result_status(conn, NULL, "marking earlier failures of a message resolved", &broken,
                      err);
   }
-  PQclear(res);
   return ok;
 }
 

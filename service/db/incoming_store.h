@@ -59,19 +59,18 @@ int incoming_store_recipient_keys(DB *db, Smime__Ipc__RecipientEntry *const *rec
                                   size_t n_recipients, INCOMING_KEY_MATCH **out,
                                   size_t *out_n, STATUS *err);
 
-/* incoming_store_add_hint records on |conn| (in the transaction that wrote log entry
- * |log_id|) what log entry |log_id| was missing: |need| is an INCOMING_NEED_*, empty
- * byte strings are stored as NULL. */
-int incoming_store_add_hint(PGconn *conn, int64_t log_id, int need,
-                            const ProtobufCBinaryData *issuer_der,
-                            const ProtobufCBinaryData *serial_der,
-                            const ProtobufCBinaryData *subject_key_id, int *out_broken,
-                            STATUS *err);
+/* incoming_store_send_hint queues on |conn| (pipeline mode, in the log writer's batch,
+ * right after the INSERT of the log entry it belongs to: log_batch.h) the record of
+ * what that entry was missing: |need| is an INCOMING_NEED_*, empty byte strings are
+ * stored as NULL. One statement. */
+int incoming_store_send_hint(PGconn *conn, int need, const ProtobufCBinaryData *issuer_der,
+                             const ProtobufCBinaryData *serial_der,
+                             const ProtobufCBinaryData *subject_key_id, STATUS *err);
 
-/* incoming_store_resolve marks on |conn| the hints of earlier entries about Message-ID
- * |message_id| resolved: that message has now been opened without missing anything. */
-int incoming_store_resolve(PGconn *conn, const char *message_id, int *out_broken,
-                           STATUS *err);
+/* incoming_store_send_resolve queues on |conn| (as above) the marking of the hints of
+ * earlier entries about Message-ID |message_id| (not empty) as resolved: that message
+ * has now been opened without missing anything. One statement. */
+int incoming_store_send_resolve(PGconn *conn, const char *message_id, STATUS *err);
 
 /* incoming_store_list_retryable answers ListRetryable: failed entries with an unresolved
  * hint that a certificate or private key imported after the failure satisfies, newest

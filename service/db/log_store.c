@@ -31,119 +31,129 @@ static const char kLogsTokenDomain[] = "smimed ListLogs page token";
 /* int_in_smallint reports whether an enum value fits the smallint columns. */
 static int int_in_smallint(int v) { return v >= -32768 && v <= 32767; }
 
-int log_store_insert(PGconn *conn, const Smime__V1__LogEntry *entry, int64_t *out_id,
-                     STATUS *err) {
-  int ret = 0;
-  int broken = 0;
-  PGresult *res = NULL;
-  STRBUF ops, addrs, fprs;
+/* INSERT_PARAMS: the text parameters of kInsertSql for one entry, and what they own. */
+typedef struct insert_params_st {
+  const char *values[9];
   char direction[16], status[16];
-  char *message_id = NULL, *message_id_trimmed = NULL, *caller = NULL, *rpc = NULL,
-       *comment = NULL, *ops_s = NULL, *addrs_s = NULL, *fprs_s = NULL;
-  const char *params[9];
+  char *message_id, *caller, *rpc, *comment, *ops, *addrs, *fprs;
+} INSERT_PARAMS;
 
-  *out_id = 0;
-  strbuf_init(&ops);
-  strbuf_init(&addrs);
-  strbuf_init(&fprs);
+static const char kInsertSql[] =
+    "INSERT INTO logs (direction, operations, status, message_id, addresses, caller, rpc, "
+    "comment, certificate_sha256) VALUES ($1::smallint, $2::smallint[], $3::smallint, $4, "
+    "$5::text[], $6, $7, $8, $9::text[]) RETURNING id";
 
-  if (!int_in_smallint((int)entry->direction) || !int_in_smallint((int)entry->status)) {
-    status_set(err, STATUS_INTERNAL, "log entry with direction %d or status %d out of range",
-               (int)entry->direction, (int)entry->status);
-    goto out;
+static void insert_params_cleanup(INSERT_PARAMS *p) {
+  free(p->message_id);
+  free(p->caller);
+  free(p->rpc);
+  free(p->comment);
+  free(p->ops);
+  free(p->addrs);
+  free(p->fprs);
+}
+
+/* text_array writes |n| strings, each cut to |max| and lowercased, as an array
+ * literal. NULL when out of memory. */
+static char *text_array(char *const *items, size_t n, size_t max) {
+  STRBUF b;
+  strbuf_init(&b);
+  strbuf_puts(&b, "{");
+  for (size_t i = 0; i < n; i++) {
+    char *a = utf8_sanitize(items[i], max);
+    if (a == NULL) {
+      strbuf_cleanup(&b);
+      return NULL;
+    }
+    ascii_lower(a);
+    strbuf_append_array_element(&b, a);
+    free(a);
   }
-  snprintf(direction, sizeof(direction), "%d", (int)entry->direction);
-  snprintf(status, sizeof(status), "%d", (int)entry->status);
+  strbuf_puts(&b, "}");
+  char *s = strbuf_take(&b);
+  strbuf_cleanup(&b);
+  return s;
+}
 
+/* insert_params_build fills |p| from |entry|. */
+static int insert_params_build(const Smime__V1__LogEntry *entry, INSERT_PARAMS *p,
+                               STATUS *err) {
+  STRBUF ops;
+  memset(p, 0, sizeof(*p));
+  if (!int_in_smallint((int)entry->direction) || !int_in_smallint((int)entry->status)) {
+    return status_set(err, STATUS_INTERNAL,
+                      "log entry with direction %d or status %d out of range",
+                      (int)entry->direction, (int)entry->status);
+  }
+  snprintf(p->direction, sizeof(p->direction), "%d", (int)entry->direction);
+  snprintf(p->status, sizeof(p->status), "%d", (int)entry->status);
+
+  strbuf_init(&ops);
   strbuf_puts(&ops, "{");
   for (size_t i = 0; i < entry->n_operations; i++) {
     if (!int_in_smallint((int)entry->operations[i])) {
-      status_set(err, STATUS_INTERNAL, "log entry with operation %d out of range",
-                 (int)entry->operations[i]);
-      goto out;
+      strbuf_cleanup(&ops);
+      return status_set(err, STATUS_INTERNAL, "log entry with operation %d out of range",
+                        (int)entry->operations[i]);
     }
     strbuf_printf(&ops, "%s%d", i > 0 ? "," : "", (int)entry->operations[i]);
   }
   strbuf_puts(&ops, "}");
+  p->ops = strbuf_take(&ops);
+  strbuf_cleanup(&ops);
 
-  strbuf_puts(&addrs, "{");
-  for (size_t i = 0; i < entry->n_addresses; i++) {
-    char *a = utf8_sanitize(entry->addresses[i], LOG_MAX_ADDRESS);
-    if (a == NULL) {
-      status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-      goto out;
-    }
-    ascii_lower(a);
-    strbuf_append_array_element(&addrs, a);
-    free(a);
+  p->addrs = text_array(entry->addresses, entry->n_addresses, LOG_MAX_ADDRESS);
+  p->fprs = text_array(entry->certificate_sha256, entry->n_certificate_sha256,
+                       LOG_MAX_FINGERPRINT);
+  char *trimmed = trim_message_id(entry->message_id);
+  p->message_id = trimmed != NULL ? utf8_sanitize(trimmed, LOG_MAX_MESSAGE_ID) : NULL;
+  free(trimmed);
+  p->caller = utf8_sanitize(entry->caller, LOG_MAX_CALLER);
+  p->rpc = utf8_sanitize(entry->rpc, LOG_MAX_RPC);
+  p->comment = utf8_sanitize(entry->comment, LOG_MAX_COMMENT);
+  if (p->message_id == NULL || p->caller == NULL || p->rpc == NULL || p->comment == NULL ||
+      p->ops == NULL || p->addrs == NULL || p->fprs == NULL) {
+    insert_params_cleanup(p);
+    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  strbuf_puts(&addrs, "}");
+  const char *v[9] = {p->direction, p->ops,    p->status,  p->message_id, p->addrs,
+                      p->caller,    p->rpc,    p->comment, p->fprs};
+  memcpy(p->values, v, sizeof(v));
+  return 1;
+}
 
-  strbuf_puts(&fprs, "{");
-  for (size_t i = 0; i < entry->n_certificate_sha256; i++) {
-    char *f = utf8_sanitize(entry->certificate_sha256[i], LOG_MAX_FINGERPRINT);
-    if (f == NULL) {
-      status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-      goto out;
-    }
-    ascii_lower(f);
-    strbuf_append_array_element(&fprs, f);
-    free(f);
+int log_store_insert(PGconn *conn, const Smime__V1__LogEntry *entry, int64_t *out_id,
+                     STATUS *err) {
+  INSERT_PARAMS p;
+  int broken = 0, ret = 0;
+  *out_id = 0;
+  if (!insert_params_build(entry, &p, err)) {
+    return 0;
   }
-  strbuf_puts(&fprs, "}");
-
-  message_id_trimmed = trim_message_id(entry->message_id);
-  message_id = message_id_trimmed != NULL
-                   ? utf8_sanitize(message_id_trimmed, LOG_MAX_MESSAGE_ID)
-                   : NULL;
-  caller = utf8_sanitize(entry->caller, LOG_MAX_CALLER);
-  rpc = utf8_sanitize(entry->rpc, LOG_MAX_RPC);
-  comment = utf8_sanitize(entry->comment, LOG_MAX_COMMENT);
-  ops_s = strbuf_take(&ops);
-  addrs_s = strbuf_take(&addrs);
-  fprs_s = strbuf_take(&fprs);
-  if (message_id == NULL || caller == NULL || rpc == NULL || comment == NULL ||
-      ops_s == NULL || addrs_s == NULL || fprs_s == NULL) {
-    status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    goto out;
-  }
-
-  params[0] = direction;
-  params[1] = ops_s;
-  params[2] = status;
-  params[3] = message_id;
-  params[4] = addrs_s;
-  params[5] = caller;
-  params[6] = rpc;
-  params[7] = comment;
-  params[8] = fprs_s;
-  res = PQexecParams(conn,
-                     "INSERT INTO logs (direction, operations, status, message_id, "
-                     "addresses, caller, rpc, comment, certificate_sha256) VALUES "
-                     "($1::smallint, $2::smallint[], $3::smallint, $4, $5::text[], $6, $7, "
-                     "$8, $9::text[]) RETURNING id",
-                     9, NULL, params, NULL, NULL, 0);
+  PGresult *res = PQexecParams(conn, kInsertSql, 9, NULL, p.values, NULL, NULL, 0);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     db_result_status(conn, res, "writing the audit log", &broken, err);
-    goto out;
+  } else {
+    *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    ret = 1;
   }
-  *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-  ret = 1;
-
-out:
   PQclear(res);
-  strbuf_cleanup(&ops);
-  strbuf_cleanup(&addrs);
-  strbuf_cleanup(&fprs);
-  free(message_id_trimmed);
-  free(message_id);
-  free(caller);
-  free(rpc);
-  free(comment);
-  free(ops_s);
-  free(addrs_s);
-  free(fprs_s);
+  insert_params_cleanup(&p);
   return ret;
+}
+
+int log_store_send_insert(PGconn *conn, const Smime__V1__LogEntry *entry, STATUS *err) {
+  INSERT_PARAMS p;
+  int broken = 0;
+  if (!insert_params_build(entry, &p, err)) {
+    return 0;
+  }
+  int ok = PQsendQueryParams(conn, kInsertSql, 9, NULL, p.values, NULL, NULL, 0);
+  if (!ok) {
+    db_result_status(conn, NULL, "writing the audit log", &broken, err);
+  }
+  insert_params_cleanup(&p);
+  return ok;
 }
 
 int log_store_append(DB *db, const Smime__V1__LogEntry *entry, int64_t *out_id,

@@ -15,6 +15,10 @@
 int log_store_insert(PGconn *conn, const Smime__V1__LogEntry *entry, int64_t *out_id,
                      STATUS *err);
 
+/* log_store_send_insert queues the same INSERT on |conn| with PQsendQueryParams (for
+ * the log writer's pipelined batches, log_batch.h): its result is one row, the id. */
+int log_store_send_insert(PGconn *conn, const Smime__V1__LogEntry *entry, STATUS *err);
+
 /* log_store_append is log_store_insert on a pooled connection of its own, for an
  * entry that is not part of a larger transaction (SignEncrypt, DecryptVerify, ...).
  *

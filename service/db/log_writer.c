@@ -7,25 +7,20 @@
 
 #include "service/common/log.h"
 
-/* LOG_BATCH_MAX bounds one transaction, so that a burst does not hold the log's ordering
- * lock for long. */
-#define LOG_BATCH_MAX 128
-
 typedef struct item_st {
   struct item_st *next;
-  LOG_WRITE_FN fn;
-  void *arg;
+  LOG_ENTRY entry;
   int done;
-  int ok;
-  int64_t id;
-  STATUS err;
+  /* Each caller waits on its own condition: a batch's end wakes exactly its callers,
+   * not every thread queued behind it (a wake-up is a context switch here). */
+  pthread_cond_t finished;
 } ITEM;
 
 struct log_writer_st {
   DB *db;
   pthread_mutex_t mu;
-  pthread_cond_t work; /* items queued, or stopping */
-  pthread_cond_t done; /* some items finished */
+  pthread_cond_t work;    /* items queued, or stopping */
+  pthread_cond_t drained; /* the last caller left log_writer_run while stopping */
   ITEM *head, *tail;
   size_t depth;
   size_t callers; /* threads inside log_writer_run: log_writer_stop waits for them */
@@ -33,48 +28,24 @@ struct log_writer_st {
   pthread_t thread;
 };
 
-/* finish_all marks |n| items finished with their own results (ok) or |why|. */
+/* finish_all marks |n| items finished with their own results (|why| NULL) or |why|. */
 static void finish_all(LOG_WRITER *w, ITEM **items, size_t n, const STATUS *why) {
   pthread_mutex_lock(&w->mu);
   for (size_t i = 0; i < n; i++) {
     if (why != NULL) {
-      items[i]->ok = 0;
-      items[i]->err = *why;
+      items[i]->entry.ok = 0;
+      items[i]->entry.err = *why;
     }
     items[i]->done = 1;
+    pthread_cond_signal(&items[i]->finished);
   }
   w->depth -= n;
-  pthread_cond_broadcast(&w->done);
   pthread_mutex_unlock(&w->mu);
-}
-
-/* write_batch runs |items| in one transaction on |conn|. Returns 1 if it committed, 0
- * if an entry failed while the connection stayed usable (rolled back: retry them one
- * by one), -1 with |fatal| set when the connection failed. */
-static int write_batch(PGconn *conn, ITEM **items, size_t n, STATUS *fatal) {
-  int broken = 0;
-  if (!db_exec(conn, "BEGIN", &broken, fatal)) {
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    status_clear(&items[i]->err);
-    items[i]->ok = items[i]->fn(conn, items[i]->arg, &items[i]->id, &items[i]->err);
-    if (!items[i]->ok) {
-      if (PQstatus(conn) != CONNECTION_OK) {
-        *fatal = items[i]->err;
-        return -1;
-      }
-      /* A failed ROLLBACK means the connection went: that is the batch's status. */
-      return db_exec(conn, "ROLLBACK", &broken, fatal) ? 0 : -1;
-    }
-  }
-  /* A COMMIT whose answer is lost leaves the outcome unknown: the entries are not
-   * acknowledged (UNAVAILABLE), as a lone transaction's would not be. */
-  return db_exec(conn, "COMMIT", &broken, fatal) ? 1 : -1;
 }
 
 /* write_items writes a batch and finishes its items. */
 static void write_items(LOG_WRITER *w, ITEM **items, size_t n) {
+  LOG_ENTRY *entries[LOG_BATCH_MAX];
   STATUS fatal;
   status_clear(&fatal);
   PGconn *conn = db_acquire(w->db, &fatal);
@@ -82,11 +53,14 @@ static void write_items(LOG_WRITER *w, ITEM **items, size_t n) {
     finish_all(w, items, n, &fatal);
     return;
   }
-  int rc = write_batch(conn, items, n, &fatal);
+  for (size_t i = 0; i < n; i++) {
+    entries[i] = &items[i]->entry;
+  }
+  int rc = log_batch_write(conn, entries, n, &fatal);
   if (rc == 0) {
     /* One entry failed: each again in a transaction of its own. */
     for (size_t i = 0; i < n && rc != -1; i++) {
-      rc = write_batch(conn, &items[i], 1, &fatal);
+      rc = log_batch_write(conn, &entries[i], 1, &fatal);
       if (rc == -1) {
         finish_all(w, &items[i], n - i, &fatal);
         n = i;
@@ -136,11 +110,11 @@ LOG_WRITER *log_writer_start(DB *db, STATUS *err) {
   w->db = db;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
-  pthread_cond_init(&w->done, NULL);
+  pthread_cond_init(&w->drained, NULL);
   int rc = pthread_create(&w->thread, NULL, writer_main, w);
   if (rc != 0) {
     status_set(err, STATUS_INTERNAL, "log writer: pthread_create: %s", strerror(rc));
-    pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->drained);
     pthread_cond_destroy(&w->work);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -161,10 +135,10 @@ void log_writer_stop(LOG_WRITER *w) {
   /* Callers woken by the last batch may not have left log_writer_run yet. */
   pthread_mutex_lock(&w->mu);
   while (w->callers > 0) {
-    pthread_cond_wait(&w->done, &w->mu);
+    pthread_cond_wait(&w->drained, &w->mu);
   }
   pthread_mutex_unlock(&w->mu);
-  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->drained);
   pthread_cond_destroy(&w->work);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -173,13 +147,14 @@ void log_writer_stop(LOG_WRITER *w) {
 int log_writer_run(LOG_WRITER *w, LOG_WRITE_FN fn, void *arg, int64_t *out_id, STATUS *err) {
   ITEM item;
   memset(&item, 0, sizeof(item));
-  item.fn = fn;
-  item.arg = arg;
+  item.entry.fn = fn;
+  item.entry.arg = arg;
   pthread_mutex_lock(&w->mu);
   if (w->stopping) {
     pthread_mutex_unlock(&w->mu);
     return status_set(err, STATUS_UNAVAILABLE, "the audit log writer is stopping");
   }
+  pthread_cond_init(&item.finished, NULL);
   if (w->tail != NULL) {
     w->tail->next = &item;
   } else {
@@ -190,17 +165,18 @@ int log_writer_run(LOG_WRITER *w, LOG_WRITE_FN fn, void *arg, int64_t *out_id, S
   w->callers++;
   pthread_cond_signal(&w->work);
   while (!item.done) {
-    pthread_cond_wait(&w->done, &w->mu);
+    pthread_cond_wait(&item.finished, &w->mu);
   }
   if (--w->callers == 0 && w->stopping) {
-    pthread_cond_broadcast(&w->done);
+    pthread_cond_signal(&w->drained);
   }
   pthread_mutex_unlock(&w->mu);
-  if (!item.ok) {
-    *err = item.err;
+  pthread_cond_destroy(&item.finished);
+  if (!item.entry.ok) {
+    *err = item.entry.err;
     return 0;
   }
-  *out_id = item.id;
+  *out_id = item.entry.id;
   return 1;
 }
 

@@ -5,11 +5,12 @@
  * transaction committed, in one transaction, and then wakes their callers: under load
  * many entries share one commit; alone, an entry waits for nothing but its own.
  *
- * An entry is a function that writes its rows on the writer's connection inside the
- * writer's transaction (no BEGIN or COMMIT of its own). If one entry fails while the
- * connection is fine, the batch is rolled back and its entries are written again one
- * transaction each, so that one bad entry fails alone. If the connection is lost, every
- * entry of the batch fails UNAVAILABLE: none of them was acknowledged. */
+ * An entry is a function that queues its statements on the writer's connection inside
+ * the writer's transaction (no BEGIN or COMMIT of its own; log_batch.h: the batch is
+ * one round trip). If one entry fails while the connection is fine, the batch is
+ * rolled back and its entries are written again one transaction each, so that one bad
+ * entry fails alone. If the connection is lost, every entry of the batch fails
+ * UNAVAILABLE: none of them was acknowledged. */
 #ifndef SMIMED_DB_LOG_WRITER_H
 #define SMIMED_DB_LOG_WRITER_H
 
@@ -18,10 +19,7 @@
 
 #include "service/common/status.h"
 #include "service/db/db.h"
-
-/* LOG_WRITE_FN writes one entry's rows on |conn| and sets |*out_id| to its log id.
- * Returns 0 with |err| on failure. It may run twice (see above). */
-typedef int (*LOG_WRITE_FN)(PGconn *conn, void *arg, int64_t *out_id, STATUS *err);
+#include "service/db/log_batch.h"
 
 typedef struct log_writer_st LOG_WRITER;
 

@@ -68,26 +68,37 @@ void audit_comment(AUDIT *a, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* insert_entry is the log writer's LOG_WRITE_FN for one LogEntry. */
-static int insert_entry(PGconn *conn, void *entry, int64_t *out_id, STATUS *err) {
-  return log_store_insert(conn, entry, out_id, err);
+/* send_entry is the log writer's LOG_WRITE_FN for one LogEntry: one statement. */
+static int send_entry(PGconn *conn, void *entry, int *out_id_statement, STATUS *err) {
+  *out_id_statement = 0;
+  return log_store_send_insert(conn, entry, err);
 }
 
 int audit_append(APP *app, const Smime__V1__LogEntry *entry, int64_t *out_id, STATUS *err) {
-  return log_writer_run(app->log_writer, insert_entry, (void *)entry, out_id, err);
+  return log_writer_run(app->log_writer, send_entry, (void *)entry, out_id, err);
+}
+
+/* finish_entry sets the entry's status and comment. */
+static void finish_entry(AUDIT *a, int success) {
+  a->entry.status = success ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
+                            : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
+  a->entry.comment = a->comment;
 }
 
 int audit_write(APP *app, PGconn *conn, AUDIT *a, int success, int64_t *out_id, STATUS *err) {
   int64_t id = 0;
-  a->entry.status = success ? SMIME__V1__LOG_STATUS__LOG_STATUS_SUCCESS
-                            : SMIME__V1__LOG_STATUS__LOG_STATUS_FAILURE;
-  a->entry.comment = a->comment;
+  finish_entry(a, success);
   int ok = conn != NULL ? log_store_insert(conn, &a->entry, &id, err)
                         : audit_append(app, &a->entry, &id, err);
   if (ok && out_id != NULL) {
     *out_id = id;
   }
   return ok;
+}
+
+int audit_send(PGconn *conn, AUDIT *a, int success, STATUS *err) {
+  finish_entry(a, success);
+  return log_store_send_insert(conn, &a->entry, err);
 }
 
 void audit_failure(APP *app, AUDIT *a, const STATUS *why) {

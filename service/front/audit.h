@@ -51,6 +51,10 @@ int audit_append(APP *app, const Smime__V1__LogEntry *entry, int64_t *out_id, ST
  * or, with |conn| NULL, through audit_append. Sets |*out_id| (may be NULL). */
 int audit_write(APP *app, PGconn *conn, AUDIT *a, int success, int64_t *out_id, STATUS *err);
 
+/* audit_send queues the entry with its status on |conn| for the log writer's batch
+ * (a LOG_WRITE_FN's statement, log_batch.h): one statement, whose one row is the id. */
+int audit_send(PGconn *conn, AUDIT *a, int success, STATUS *err);
+
 /* audit_failure records that the call failed with |why|, on its own connection. A
  * failure to record it is logged, not returned: the caller's own error is what the
  * client must see. */

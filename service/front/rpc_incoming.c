@@ -572,24 +572,31 @@ typedef struct audit_write_st {
 
 /* write_entry is the log writer's LOG_WRITE_FN for DecryptVerify: the entry and its
  * retry hints, inside the writer's transaction. */
-static int write_entry(PGconn *conn, void *arg, int64_t *out_id, STATUS *err) {
+static int write_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *err) {
   AUDIT_WRITE *aw = arg;
-  int broken = 0;
-  if (aw->resolve && !incoming_store_resolve(conn, aw->audit->entry.message_id, &broken, err)) {
-    return 0;
-  }
-  /* The entry is written last but for its hints, which must name it. */
-  if (!audit_write(aw->w->app, conn, aw->audit, aw->success, out_id, err)) {
-    return 0;
-  }
-  for (size_t i = 0; i < aw->w->n_hints; i++) {
-    const HINT *h = &aw->w->hints[i];
-    if (!incoming_store_add_hint(conn, *out_id, h->need, &h->issuer_der, &h->serial_der,
-                                 &h->subject_key_id, &broken, err)) {
+  int n = 0;
+  if (aw->resolve) {
+    if (!incoming_store_send_resolve(conn, aw->audit->entry.message_id, err)) {
       return 0;
     }
+    n++;
   }
-  return 1;
+  /* The entry comes after the resolve, which concerns earlier entries only, and before
+   * its hints, which name it. */
+  *out_id_statement = n;
+  if (!audit_send(conn, aw->audit, aw->success, err)) {
+    return 0;
+  }
+  n++;
+  for (size_t i = 0; i < aw->w->n_hints; i++) {
+    const HINT *h = &aw->w->hints[i];
+    if (!incoming_store_send_hint(conn, h->need, &h->issuer_der, &h->serial_der,
+                                  &h->subject_key_id, err)) {
+      return 0;
+    }
+    n++;
+  }
+  return n;
 }
 
 /* walk_audit writes the audit entry and the retry hints in one transaction (the log
