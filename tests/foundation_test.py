@@ -20,7 +20,8 @@ SETTINGS = "smime.v1.SettingsService/"
 class FoundationTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = fx.Daemon(extra_args=["--max-message-size", "1M", "--engines", "2"]).start()
+        cls.d = fx.Daemon(extra_args=["--max-message-size", "1M", "--engines", "2",
+                                      "--keystores", "2"]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -174,9 +175,11 @@ class FoundationTest(unittest.TestCase):
         self.assertEqual(len(engines), 2)
         for pid in engines:
             os.kill(pid, signal.SIGKILL)
-        keystore = [p for p, name in fx.children_of(self.d.proc.pid) if name == "smime-keystore"]
-        self.assertEqual(len(keystore), 1)
-        os.kill(keystore[0], signal.SIGKILL)
+        keystores = [p for p, name in fx.children_of(self.d.proc.pid)
+                     if name == "smime-keystore"]
+        self.assertEqual(len(keystores), 2)  # --keystores 2
+        for pid in keystores:
+            os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
         st = self.d.call(SETTINGS + "GetSettings").status
         self.assertIn("BoringSSL", st.engine_crypto_version)

@@ -65,6 +65,7 @@ typedef struct options_st {
   const char *service_match;
   unsigned threads;
   unsigned engines;
+  unsigned keystores;
   unsigned max_recipients;
   unsigned max_layers;
   unsigned max_mime_depth;
@@ -119,6 +120,9 @@ static const char kUsage[] =
     "                           local user can then call it as admin\n"
     "  --threads N              calls handled at once (default 8)\n"
     "  --engines N              engine processes (default: one per core)\n"
+    "  --keystores N            keystore processes, each holding the key-encryption key\n"
+    "                           (default: one per core; private-key operations run on\n"
+    "                           as many cores as there are keystores)\n"
     "  --max-message-size N     largest request in bytes, K or M suffix (default 32M);\n"
     "                           larger ones get RESOURCE_EXHAUSTED\n"
     "  --max-recipients N       recipients of one message, sender not counted (1-256,\n"
@@ -249,7 +253,7 @@ static int check_listen_options(const OPTIONS *o) {
 static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
   enum {
     OPT_DATA_DIR = 1000, OPT_DATABASE_URL, OPT_KEK_FILE, OPT_SOCKET, OPT_LISTEN, OPT_INSECURE,
-    OPT_THREADS, OPT_ENGINES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
+    OPT_THREADS, OPT_ENGINES, OPT_KEYSTORES, OPT_MAX_MESSAGE_SIZE, OPT_POSTGRES_BINDIR, OPT_RUN_AS,
     OPT_ENGINE_PATH, OPT_KEYSTORE_PATH, OPT_VERSION, OPT_HELP, OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_CLIENT_CA, OPT_ROLE_FROM, OPT_ADMIN_MATCH, OPT_SERVICE_MATCH, OPT_METRICS_LISTEN,
     OPT_LOG_FORMAT, OPT_MAX_RECIPIENTS, OPT_MAX_LAYERS, OPT_ROTATE_KEK,
@@ -264,6 +268,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
       {"insecure", no_argument, NULL, OPT_INSECURE},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"engines", required_argument, NULL, OPT_ENGINES},
+      {"keystores", required_argument, NULL, OPT_KEYSTORES},
       {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
       {"postgres-bindir", required_argument, NULL, OPT_POSTGRES_BINDIR},
       {"run-as", required_argument, NULL, OPT_RUN_AS},
@@ -291,6 +296,7 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
   memset(o, 0, sizeof(*o));
   o->threads = 8;
   o->engines = cores > 0 ? (unsigned)cores : 1;
+  o->keystores = o->engines;
   o->max_recipients = APP_MAX_RECIPIENTS;
   o->max_layers = 8;
   o->max_mime_depth = MIME_DEPTH_DEFAULT;
@@ -332,6 +338,9 @@ static int parse_options(int argc, char **argv, OPTIONS *o, int *out_exit) {
         break;
       case OPT_ENGINES:
         if (!parse_unsigned("--engines", optarg, 1, 64, &o->engines)) return 0;
+        break;
+      case OPT_KEYSTORES:
+        if (!parse_unsigned("--keystores", optarg, 1, 64, &o->keystores)) return 0;
         break;
       case OPT_MAX_MESSAGE_SIZE:
         if (!parse_size("--max-message-size", optarg, &o->max_message_size)) return 0;
@@ -648,6 +657,7 @@ int main(int argc, char **argv) {
                            .keystore_path = keystore_path,
                            .kek_path = kek_path,
                            .engines = opt.engines,
+                           .keystores = opt.keystores,
                            .engine_args = engine_args};
   pool = worker_pool_start(&wc, &err);
   if (pool == NULL) {
@@ -659,8 +669,9 @@ int main(int argc, char **argv) {
   app.max_layers = opt.max_layers;
   snprintf(app.kek_check_value, sizeof(app.kek_check_value), "%s",
            worker_pool_kek_check_value(pool));
-  log_info("%u engine process(es) and the keystore are up; key-encryption key %s (check value %s)",
-           opt.engines, kek_path, app.kek_check_value);
+  log_info("%u engine process(es) and %u keystore process(es) are up; key-encryption key "
+           "%s (check value %s)",
+           opt.engines, opt.keystores, kek_path, app.kek_check_value);
   if (metrics != NULL) {
     if (!metrics_server_start(metrics, pool, &err)) {
       log_error("%s", err.message);

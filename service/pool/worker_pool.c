@@ -563,9 +563,10 @@ static int group_set_argv(GROUP *g, const char *const *argv, STATUS *err) {
   return 1;
 }
 
-/* group_init prepares |g| with |n| empty slots running |argv| (copied). */
+/* group_init prepares |g| with |n| slots running |argv| (copied), and starts the first
+ * |n_start| of them (the others stay empty until group_start_rest). */
 static int group_init(GROUP *g, const WORKER_KIND *kind, const char *const *argv,
-                      unsigned n, STATUS *err) {
+                      unsigned n, unsigned n_start, STATUS *err) {
   g->kind = kind;
   g->n = n;
   g->workers = calloc(n, sizeof(WORKER));
@@ -600,7 +601,17 @@ static int group_init(GROUP *g, const WORKER_KIND *kind, const char *const *argv
                       strerror(rc));
   }
   g->sync_ready = 1;
-  for (unsigned i = 0; i < n; i++) {
+  for (unsigned i = 0; i < n_start; i++) {
+    if (!spawn_process(g->argv, &g->workers[i].pid, &g->workers[i].fd, err)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* group_start_rest starts the slots of |g| from |from| on, with its current argv. */
+static int group_start_rest(GROUP *g, unsigned from, STATUS *err) {
+  for (unsigned i = from; i < g->n; i++) {
     if (!spawn_process(g->argv, &g->workers[i].pid, &g->workers[i].fd, err)) {
       return 0;
     }
@@ -710,12 +721,12 @@ static int hello_engine(WORKER_POOL *pool, WORKER *w, STATUS *err) {
   return ok;
 }
 
-/* hello_keystore checks that the keystore answers a hello, and keeps the check values
- * of its keys in |pool|. An Error answer (the KEK file is unreadable, too open...) is
- * passed on as it is: its message tells the operator what to fix. */
-static int hello_keystore(WORKER_POOL *pool, STATUS *err) {
+/* hello_keystore checks that keystore slot |w| answers a hello, and keeps the check
+ * values of its keys in |pool| (the first to answer) or checks that they are the same
+ * (the others). An Error answer (the KEK file is unreadable, too open...) is passed on
+ * as it is: its message tells the operator what to fix. */
+static int hello_keystore(WORKER_POOL *pool, WORKER *w, STATUS *err) {
   GROUP *g = &pool->keystore;
-  WORKER *w = &g->workers[0];
   Smime__Ipc__KeystoreHelloRequest hello = SMIME__IPC__KEYSTORE_HELLO_REQUEST__INIT;
   Smime__Ipc__KeystoreRequest req = SMIME__IPC__KEYSTORE_REQUEST__INIT;
   req.body_case = SMIME__IPC__KEYSTORE_REQUEST__BODY_HELLO;
@@ -732,12 +743,24 @@ static int hello_keystore(WORKER_POOL *pool, STATUS *err) {
   Smime__Ipc__KeystoreResponse *resp = (Smime__Ipc__KeystoreResponse *)msg;
   int ok = 0;
   if (resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_HELLO) {
-    log_info("keystore process %d ready (KEK check value %s)", (int)pid,
-             resp->hello->kek_check_value);
-    snprintf(pool->kek_check, sizeof(pool->kek_check), "%s", resp->hello->kek_check_value);
-    snprintf(pool->new_kek_check, sizeof(pool->new_kek_check), "%s",
-             resp->hello->new_kek_check_value);
-    ok = 1;
+    const Smime__Ipc__KeystoreHelloResponse *h = resp->hello;
+    if (pool->kek_check[0] == '\0') {
+      snprintf(pool->kek_check, sizeof(pool->kek_check), "%s", h->kek_check_value);
+      snprintf(pool->new_kek_check, sizeof(pool->new_kek_check), "%s",
+               h->new_kek_check_value);
+    }
+    if (strcmp(pool->kek_check, h->kek_check_value) != 0 ||
+        strcmp(pool->new_kek_check, h->new_kek_check_value) != 0) {
+      /* The same file read twice gave another key: it changed while we started. */
+      status_set(err, STATUS_FAILED_PRECONDITION,
+                 "keystore process %d holds KEK %s where another holds %s: was the key "
+                 "file replaced while smimed started?",
+                 (int)pid, h->kek_check_value, pool->kek_check);
+    } else {
+      log_info("keystore process %d ready (KEK check value %s)", (int)pid,
+               h->kek_check_value);
+      ok = 1;
+    }
   } else if (resp->body_case == SMIME__IPC__KEYSTORE_RESPONSE__BODY_ERROR) {
     status_set(err, (int)resp->error->code, "%s", resp->error->message);
   } else {
@@ -789,8 +812,9 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   /* worker_pool_start starts the keystore first: a bad KEK file is the likeliest
    * failure, and its message the most useful. A keystore restarted later must find
    * the same key (never create a new one): its command line says which. */
-  if (!group_init(&pool->keystore, &kKeystoreKind, keystore_argv, 1, err) ||
-      !hello_keystore(pool, err)) {
+  if (!group_init(&pool->keystore, &kKeystoreKind, keystore_argv,
+                  config->keystores > 0 ? config->keystores : 1, 1, err) ||
+      !hello_keystore(pool, &pool->keystore.workers[0], err)) {
     goto err;
   }
   const char *restart_argv[] = {config->keystore_path, "--fd", fd_text,
@@ -800,8 +824,19 @@ WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err) {
   if (config->new_kek_path == NULL) {
     restart_argv[7] = NULL;
   }
+  /* The other keystores start only now, like restarted ones: the first may have just
+   * created the KEK file, which they must find whole and the same. */
   if (!group_set_argv(&pool->keystore, restart_argv, err) ||
-      !group_init(&pool->engines, &kEngineKind, engine_argv, config->engines, err)) {
+      !group_start_rest(&pool->keystore, 1, err)) {
+    goto err;
+  }
+  for (unsigned i = 1; i < pool->keystore.n; i++) {
+    if (!hello_keystore(pool, &pool->keystore.workers[i], err)) {
+      goto err;
+    }
+  }
+  if (!group_init(&pool->engines, &kEngineKind, engine_argv, config->engines,
+                  config->engines, err)) {
     goto err;
   }
   for (unsigned i = 0; i < pool->engines.n; i++) {

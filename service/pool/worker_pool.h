@@ -1,6 +1,11 @@
 /* worker_pool.h: the front's side of its worker processes: a pool of smime-engine
  * processes (stateless; one per core by default) and one smime-keystore process.
  *
+ * A private-key operation (RSA-3072 sign: 2.4 ms of CPU here) occupies its keystore for
+ * its whole duration, so one keystore would cap private-key calls at one core: there
+ * may be several keystore processes (--keystores, one per core by default), each
+ * holding the same KEK, all alike.
+ *
  * Workers are spawned with posix_spawn (no fork of the front's address space, so it is
  * safe after grpc_init), each with one end of a socketpair as fd 3 and no other fd open.
  * Requests are framed (service/ipc/frame.h). A worker that dies, closes its socket,
@@ -24,6 +29,7 @@ typedef struct worker_pool_config_st {
   const char *new_kek_path;   /* NULL; or, for smimed --rotate-kek, the keystore's
                                  --new-kek-file */
   unsigned engines;           /* number of engine processes, >= 1 */
+  unsigned keystores;         /* number of keystore processes; 0 counts as 1 */
   const char *const *engine_args; /* NULL, or more arguments for every engine (the
                                      limit flags), NULL-terminated; copied, and given
                                      to restarted engines too */
@@ -35,8 +41,9 @@ typedef struct worker_pool_stats_st {
   unsigned keystore_restarts;
 } WORKER_POOL_STATS;
 
-/* worker_pool_start spawns the workers and checks each answers a hello. Returns NULL
- * and fills |err| on failure (e.g. binary missing, KEK file unreadable). */
+/* worker_pool_start spawns the workers and checks each answers a hello (every keystore
+ * with the same check values). Returns NULL and fills |err| on failure (e.g. binary
+ * missing, KEK file unreadable). */
 WORKER_POOL *worker_pool_start(const WORKER_POOL_CONFIG *config, STATUS *err);
 
 /* worker_pool_free terminates every worker (SIGTERM, then SIGKILL after 2 s), reaps

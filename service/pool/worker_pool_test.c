@@ -68,7 +68,8 @@ static void check_no_children(void) {
   CHECK(errno == ECHILD);
 }
 
-static WORKER_POOL *start(const char *kek_name, unsigned engines, STATUS *err) {
+static WORKER_POOL *start_with(const char *kek_name, unsigned engines, unsigned keystores,
+                               STATUS *err) {
   char kek[4200];
   snprintf(kek, sizeof(kek), "%s/%s", g_dir, kek_name);
   WORKER_POOL_CONFIG config = {
@@ -76,9 +77,14 @@ static WORKER_POOL *start(const char *kek_name, unsigned engines, STATUS *err) {
       .keystore_path = g_keystore,
       .kek_path = kek,
       .engines = engines,
+      .keystores = keystores,
   };
   status_clear(err);
   return worker_pool_start(&config, err);
+}
+
+static WORKER_POOL *start(const char *kek_name, unsigned engines, STATUS *err) {
+  return start_with(kek_name, engines, 1, err);
 }
 
 /* engine_hello makes one hello call; returns the engine's pid, or 0 on failure with
@@ -400,6 +406,48 @@ static void test_hang_and_crash_in_flight(void) {
   check_no_children();
 }
 
+/* STALLED_KEYSTORE_CALL: a keystore hello made from another thread. */
+typedef struct stalled_keystore_call_st {
+  WORKER_POOL *pool;
+  int pid;
+  char check[17];
+  STATUS err;
+} STALLED_KEYSTORE_CALL;
+
+static void *stalled_keystore(void *p) {
+  STALLED_KEYSTORE_CALL *c = p;
+  c->pid = keystore_hello(c->pool, c->check, &c->err);
+  return NULL;
+}
+
+/* test_keystores_in_parallel: with two keystores, a call is answered by the second
+ * while the first holds another (stopped with SIGSTOP, as if busy with a long RSA
+ * operation); with one, it would wait for the first. Both hold the same KEK. */
+static void test_keystores_in_parallel(void) {
+  STATUS err;
+  char check_a[17], check_b[17];
+  WORKER_POOL *pool = start_with("kek", 1, 2, &err);
+  CHECK(pool != NULL);
+  /* Calls one after another take the first free keystore: learn its pid. */
+  int pid_a = keystore_hello(pool, check_a, &err);
+  CHECK(pid_a > 0);
+  CHECK(kill(pid_a, SIGSTOP) == 0);
+  STALLED_KEYSTORE_CALL c = {.pool = pool};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, stalled_keystore, &c) == 0);
+  sleep_ms(300);
+  int pid_b = keystore_hello(pool, check_b, &err);
+  CHECK(pid_b > 0);
+  CHECK(pid_b != pid_a);
+  CHECK(strcmp(check_a, check_b) == 0);
+  CHECK(strcmp(worker_pool_kek_check_value(pool), check_a) == 0);
+  CHECK(kill(pid_a, SIGCONT) == 0);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK(c.pid == pid_a);
+  worker_pool_free(pool);
+  check_no_children();
+}
+
 static void test_bad_kek(void) {
   char kek[4200];
   snprintf(kek, sizeof(kek), "%s/open-kek", g_dir);
@@ -462,6 +510,7 @@ int main(int argc, char **argv) {
   CHECK(mkdtemp(g_dir) != NULL);
   test_pool();
   test_hang_and_crash_in_flight();
+  test_keystores_in_parallel();
   test_bad_kek();
   test_missing_binary();
   printf("worker_pool_test: all passed\n");

@@ -29,15 +29,17 @@ def workers(d):
     return out
 
 
-def wait_workers(d, engines=None, timeout=20):
-    """wait_workers waits until d has its keystore and |engines| engines (default: as
-    many as it has now, at least 1), none of them a zombie, and returns workers(d)."""
+def wait_workers(d, engines=None, keystores=None, timeout=20):
+    """wait_workers waits until d has |keystores| keystores and |engines| engines (each
+    default: as many as it has now, at least 1), none of them a zombie, and returns
+    workers(d)."""
     deadline = time.time() + timeout
     while True:
         w = workers(d)
         live = {k: [p for p in v if state(p) not in ("Z", "X", None)] for k, v in w.items()}
-        want = engines if engines is not None else max(1, len(w["smime-engine"]))
-        if len(live["smime-keystore"]) == 1 and len(live["smime-engine"]) == want:
+        want_e = engines if engines is not None else max(1, len(w["smime-engine"]))
+        want_k = keystores if keystores is not None else max(1, len(w["smime-keystore"]))
+        if len(live["smime-keystore"]) == want_k and len(live["smime-engine"]) == want_e:
             return live
         if time.time() > deadline:
             raise AssertionError("workers not back within %ss: %s\n%s" % (timeout, w, d.read_log()))

@@ -54,7 +54,8 @@ class WorkerFaultsTest(unittest.TestCase):
             for n in range(max_kills):
                 if n >= kills and load.saw(UNAVAILABLE):
                     break
-                w = fu.wait_workers(self.d, engines=len(before["smime-engine"]))
+                w = fu.wait_workers(self.d, engines=len(before["smime-engine"]),
+                                    keystores=len(before["smime-keystore"]))
                 for pid in w[kill_kind]:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
