@@ -21,15 +21,8 @@
 
 static const char kCertTokenDomain[] = "smimed ListCertificates page token";
 
-/* kCertColumns is what cert_from_row reads, in this order, from "certificates c". */
-static const char kCertColumns[] =
-    "encode(c.sha256, 'hex'), encode(c.sha1, 'hex'), c.subject, c.issuer, c.serial, "
-    "extract(epoch FROM c.not_before)::bigint, extract(epoch FROM c.not_after)::bigint, "
-    "c.key_algorithm, c.key_bits, c.can_sign, c.can_encrypt, c.is_ca, c.status, "
-    "c.status_reason, (extract(epoch FROM c.created_at) * 1000000)::bigint, "
-    "EXISTS (SELECT 1 FROM private_keys k WHERE k.certificate_id = c.id), "
-    "coalesce((SELECT string_agg(e.email, E'\\n' ORDER BY e.email) "
-    "FROM certificate_emails e WHERE e.certificate_id = c.id), ''), c.id";
+/* kCertColumns is what certificate_from_row reads, in this order, from "certificates c". */
+static const char kCertColumns[] = CERTIFICATE_COLUMNS;
 #define CERT_COL_ID 17
 
 static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
@@ -82,9 +75,7 @@ static char *dup_or_empty(const char *s) {
   return strdup(s);
 }
 
-/* cert_from_row builds the API's view of row |row|: the stored status, made
- * time-dependent (expired, not yet valid) for |now|. */
-static Smime__V1__Certificate *cert_from_row(const PGresult *res, int row, time_t now) {
+Smime__V1__Certificate *certificate_from_row(const PGresult *res, int row, time_t now) {
   Smime__V1__Certificate *c = malloc(sizeof(*c));
   if (c == NULL) {
     return NULL;
@@ -417,7 +408,7 @@ int certificate_store_get_on(DB *db, PGconn *conn, const uint8_t sha256[CERT_SHA
     status_set(err, STATUS_NOT_FOUND, "no certificate with SHA-256 fingerprint %s", hex);
     goto out;
   }
-  *out = cert_from_row(res, 0, now);
+  *out = certificate_from_row(res, 0, now);
   if (*out == NULL) {
     oom(err);
     goto out;
@@ -658,7 +649,7 @@ int certificate_store_list(DB *db, const Smime__V1__ListCertificatesRequest *req
     goto out;
   }
   for (int i = 0; i < shown; i++) {
-    resp->certificates[i] = cert_from_row(res, i, now);
+    resp->certificates[i] = certificate_from_row(res, i, now);
     if (resp->certificates[i] == NULL) {
       oom(err);
       goto out;

@@ -17,6 +17,25 @@
 /* CERT_SHA256_LEN is the length of a certificate's id, its SHA-256 fingerprint. */
 #define CERT_SHA256_LEN 32
 
+/* CERTIFICATE_COLUMNS selects a certificate from "certificates c" as
+ * certificate_from_row reads it (CERTIFICATE_NCOLUMNS columns, text result format);
+ * a query may select more after them. */
+#define CERTIFICATE_COLUMNS                                                               \
+  "encode(c.sha256, 'hex'), encode(c.sha1, 'hex'), c.subject, c.issuer, c.serial, "      \
+  "extract(epoch FROM c.not_before)::bigint, extract(epoch FROM c.not_after)::bigint, "  \
+  "c.key_algorithm, c.key_bits, c.can_sign, c.can_encrypt, c.is_ca, c.status, "          \
+  "c.status_reason, (extract(epoch FROM c.created_at) * 1000000)::bigint, "              \
+  "EXISTS (SELECT 1 FROM private_keys k WHERE k.certificate_id = c.id), "                \
+  "coalesce((SELECT string_agg(e.email, E'\\n' ORDER BY e.email) "                       \
+  "FROM certificate_emails e WHERE e.certificate_id = c.id), ''), c.id"
+#define CERTIFICATE_NCOLUMNS 18
+
+/* certificate_from_row builds the API's view of row |row| of a result whose first
+ * columns are CERTIFICATE_COLUMNS: the stored status, made time-dependent (expired,
+ * not yet valid) for |now|. NULL when out of memory. Free with
+ * smime__v1__certificate__free_unpacked. */
+Smime__V1__Certificate *certificate_from_row(const PGresult *res, int row, time_t now);
+
 /* certificate_fingerprint_parse reads a SHA-256 fingerprint in hex (colons, spaces and
  * case ignored) into |out|. INVALID_ARGUMENT naming |field| when it is not one. */
 int certificate_fingerprint_parse(const char *text, const char *field,

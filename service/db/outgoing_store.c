@@ -1,8 +1,9 @@
 /* outgoing_store.c: see outgoing_store.h.
  *
- * Candidates are read in binary format (fingerprint and DER as bytes) and judged here
- * rather than in SQL, so that when none is usable the reason can name what is wrong
- * with the best of them. */
+ * Each candidate row carries the certificate as the API shows it (certificate_store's
+ * columns) and its DER, in one query: the choice and the chosen certificate come in
+ * one round trip. Candidates are judged here rather than in SQL, so that when none is
+ * usable the reason can name what is wrong with the best of them. */
 #include "service/db/outgoing_store.h"
 
 #include <inttypes.h>
@@ -15,11 +16,10 @@
 /* MAX_CANDIDATES bounds the certificates looked at per address (renewals: a few). */
 #define MAX_CANDIDATES 100
 
-/* kCandidateColumns is what judge() reads, in this order, from "certificates c". */
-#define CANDIDATE_COLUMNS                                                               \
-  "c.sha256, c.der, c.status, extract(epoch FROM c.not_before)::bigint, "             \
-  "extract(epoch FROM c.not_after)::bigint, c.can_sign, c.can_encrypt, "             \
-  "EXISTS (SELECT 1 FROM private_keys k WHERE k.certificate_id = c.id), c.status_reason"
+/* CANDIDATE_COLUMNS: certificate_from_row's columns, then the DER (text format: bytea
+ * in hex, for PQunescapeBytea). */
+#define CANDIDATE_COLUMNS CERTIFICATE_COLUMNS ", c.der"
+#define CANDIDATE_DER_COLUMN CERTIFICATE_NCOLUMNS
 
 /* P_* are the faults a candidate can have. */
 enum {
@@ -41,42 +41,27 @@ void outgoing_choice_cleanup(OUTGOING_CHOICE *c) {
   memset(c, 0, sizeof(*c));
 }
 
-/* get_be reads a big-endian integer of a binary-format column. */
-static int64_t get_be(const PGresult *res, int row, int col) {
-  const uint8_t *p = (const uint8_t *)PQgetvalue(res, row, col);
-  int len = PQgetlength(res, row, col);
-  uint64_t v = 0;
-  for (int i = 0; i < len && i < 8; i++) {
-    v = v << 8 | p[i];
-  }
-  if (len == 4) {
-    return (int32_t)(uint32_t)v;
-  }
-  return (int64_t)v;
+static int64_t seconds_of(const Google__Protobuf__Timestamp *t) {
+  return t != NULL ? t->seconds : 0;
 }
 
-static int get_bool(const PGresult *res, int row, int col) {
-  return PQgetlength(res, row, col) == 1 && PQgetvalue(res, row, col)[0] != 0;
-}
-
-
-/* faults_of judges row |row| of a candidate result for |purpose| at |now|. */
-static int faults_of(const PGresult *res, int row, int purpose, time_t now) {
+/* faults_of judges candidate |c| for |purpose| at |now|. */
+static int faults_of(const Smime__V1__Certificate *c, int purpose, time_t now) {
   int f = 0;
-  if (get_be(res, row, 2) != SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_VALID) {
+  if (c->status == SMIME__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_NOT_FOR_SMIME) {
     f |= P_NOT_SMIME;
   }
-  if ((purpose == OUTGOING_PURPOSE_SIGN && !get_bool(res, row, 5)) ||
-      (purpose == OUTGOING_PURPOSE_ENCRYPT && !get_bool(res, row, 6))) {
+  if ((purpose == OUTGOING_PURPOSE_SIGN && !c->can_sign) ||
+      (purpose == OUTGOING_PURPOSE_ENCRYPT && !c->can_encrypt)) {
     f |= P_USAGE;
   }
-  if (purpose == OUTGOING_PURPOSE_SIGN && !get_bool(res, row, 7)) {
+  if (purpose == OUTGOING_PURPOSE_SIGN && !c->has_private_key) {
     f |= P_NO_KEY;
   }
-  if ((int64_t)now < get_be(res, row, 3)) {
+  if ((int64_t)now < seconds_of(c->not_before)) {
     f |= P_NOT_YET;
   }
-  if ((int64_t)now >= get_be(res, row, 4)) {
+  if ((int64_t)now >= seconds_of(c->not_after)) {
     f |= P_EXPIRED;
   }
   return f;
@@ -93,58 +78,49 @@ static int first_with(const int *faults, int rows, int allowed, int needed) {
   return -1;
 }
 
-/* take_row loads row |row| as |out|'s certificate. */
-static int take_row(DB *db, PGconn *conn, const PGresult *res, int row, time_t now, OUTGOING_CHOICE *out,
-                    int *broken, STATUS *err) {
-  size_t len = (size_t)PQgetlength(res, row, 1);
-  if (PQgetlength(res, row, 0) != CERT_SHA256_LEN) {
+/* take_row makes row |row| (whose certificate is |*cert|, taken over) |out|'s choice. */
+static int take_row(const PGresult *res, int row, Smime__V1__Certificate **cert,
+                    OUTGOING_CHOICE *out, STATUS *err) {
+  size_t len = 0;
+  STATUS ignored;
+  if (!certificate_fingerprint_parse((*cert)->sha256_fingerprint, "sha256", out->sha256,
+                                     &ignored)) {
     return status_set(err, STATUS_INTERNAL, "a stored certificate has a bad fingerprint");
   }
-  memcpy(out->sha256, PQgetvalue(res, row, 0), CERT_SHA256_LEN);
+  unsigned char *der = PQunescapeBytea(
+      (const unsigned char *)PQgetvalue(res, row, CANDIDATE_DER_COLUMN), &len);
+  if (der == NULL) {
+    return oom(err);
+  }
   out->der.data = malloc(len > 0 ? len : 1);
+  if (out->der.data != NULL) {
+    memcpy(out->der.data, der, len);
+    out->der.len = len;
+  }
+  PQfreemem(der);
   if (out->der.data == NULL) {
     return oom(err);
   }
-  memcpy(out->der.data, PQgetvalue(res, row, 1), len);
-  out->der.len = len;
-  return certificate_store_get_on(db, conn, out->sha256, now, &out->cert, broken, err);
+  out->cert = *cert;
+  *cert = NULL;
+  return 1;
 }
 
-/* judge picks the usable row of |res| into |out|, or writes the reason why none is. */
-static int judge(DB *db, PGconn *conn, const PGresult *res, const char *address, int purpose,
-                 int allow_expired, time_t now, OUTGOING_CHOICE *out, int *broken,
-                 STATUS *err) {
-  int rows = PQntuples(res);
-  int faults[MAX_CANDIDATES];
+/* explain writes into |out| why none of the candidates is usable: a matter of time
+ * first, then the missing key, then a certificate unfit for S/MIME, then the wrong key
+ * usage (the most fixable fault first). */
+static void explain(Smime__V1__Certificate *const *certs, const int *faults, int rows,
+                    const char *address, int purpose, OUTGOING_CHOICE *out) {
   char when[40];
+  int i;
   const char *use = purpose == OUTGOING_PURPOSE_SIGN ? "signing" : "encryption";
-  if (rows > MAX_CANDIDATES) {
-    rows = MAX_CANDIDATES;
-  }
-  if (rows == 0) {
-    snprintf(out->reason, sizeof(out->reason), "no certificate for %s", address);
-    return 1;
-  }
-  for (int i = 0; i < rows; i++) {
-    faults[i] = faults_of(res, i, purpose, now);
-  }
-  int i = first_with(faults, rows, 0, 0);
-  if (i < 0 && allow_expired) {
-    i = first_with(faults, rows, P_EXPIRED, 0);
-    out->expired_used = i >= 0;
-  }
-  if (i >= 0) {
-    return take_row(db, conn, res, i, now, out, broken, err);
-  }
-  /* judge explains the most fixable fault: a matter of time first, then the missing
-   * key, then a certificate unfit for S/MIME, then the wrong key usage. */
   if ((i = first_with(faults, rows, P_TIME, 0)) >= 0) {
     if ((faults[i] & P_EXPIRED) != 0) {
-      format_utc_time(get_be(res, i, 4), when, sizeof(when));
+      format_utc_time(seconds_of(certs[i]->not_after), when, sizeof(when));
       snprintf(out->reason, sizeof(out->reason), "certificate for %s expired on %s", address,
                when);
     } else {
-      format_utc_time(get_be(res, i, 3), when, sizeof(when));
+      format_utc_time(seconds_of(certs[i]->not_before), when, sizeof(when));
       snprintf(out->reason, sizeof(out->reason), "certificate for %s is not valid before %s",
                address, when);
     }
@@ -153,12 +129,55 @@ static int judge(DB *db, PGconn *conn, const PGresult *res, const char *address,
              "no private key for the signing certificate of %s", address);
   } else if ((i = first_with(faults, rows, P_TIME | P_NO_KEY | P_NOT_SMIME, P_NOT_SMIME)) >= 0) {
     snprintf(out->reason, sizeof(out->reason), "certificate for %s is not for S/MIME: %s",
-             address, PQgetvalue(res, i, 8));
+             address, certs[i]->status_reason);
   } else {
     snprintf(out->reason, sizeof(out->reason),
              "certificate for %s does not allow %s (key usage)", address, use);
   }
-  return 1;
+}
+
+/* judge picks the usable row of |res| into |out|, or writes the reason why none is. */
+static int judge(const PGresult *res, const char *address, int purpose, int allow_expired,
+                 time_t now, OUTGOING_CHOICE *out, STATUS *err) {
+  int rows = PQntuples(res);
+  int faults[MAX_CANDIDATES];
+  Smime__V1__Certificate *certs[MAX_CANDIDATES];
+  int ok = 0;
+  if (rows > MAX_CANDIDATES) {
+    rows = MAX_CANDIDATES;
+  }
+  if (rows == 0) {
+    snprintf(out->reason, sizeof(out->reason), "no certificate for %s", address);
+    return 1;
+  }
+  for (int i = 0; i < rows; i++) {
+    certs[i] = certificate_from_row(res, i, now);
+    if (certs[i] == NULL) {
+      rows = i;
+      oom(err);
+      goto out;
+    }
+    faults[i] = faults_of(certs[i], purpose, now);
+  }
+  int i = first_with(faults, rows, 0, 0);
+  if (i < 0 && allow_expired) {
+    i = first_with(faults, rows, P_EXPIRED, 0);
+    out->expired_used = i >= 0;
+  }
+  if (i >= 0) {
+    ok = take_row(res, i, &certs[i], out, err);
+  } else {
+    explain(certs, faults, rows, address, purpose, out);
+    ok = 1;
+  }
+
+out:
+  for (int j = 0; j < rows; j++) {
+    if (certs[j] != NULL) {
+      smime__v1__certificate__free_unpacked(certs[j], NULL);
+    }
+  }
+  return ok;
 }
 
 /* run_choice runs |sql| with |params| on a pooled connection and judges the result. */
@@ -171,12 +190,12 @@ static int run_choice(DB *db, const char *sql, int n_params, const char *const *
   if (conn == NULL) {
     return 0;
   }
-  res = db_exec_cached(db, conn, sql, n_params, params, lengths, formats, 1);
+  res = db_exec_cached(db, conn, sql, n_params, params, lengths, formats, 0);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "choosing a certificate", &broken, err);
     goto out;
   }
-  ok = judge(db, conn, res, address, purpose, allow_expired, now, out, &broken, err);
+  ok = judge(res, address, purpose, allow_expired, now, out, err);
 
 out:
   PQclear(res);
