@@ -64,13 +64,19 @@ static void buf_str(BUF *b, const char *s) {
   buf_add(b, s, strlen(s));
 }
 
-/* buf_crlf appends |n| bytes with every bare LF made CRLF. */
+/* buf_crlf appends |n| bytes with every bare LF made CRLF. memchr finds the line ends
+ * (a large body is mostly long runs without one). */
 static void buf_crlf(BUF *b, const uint8_t *p, size_t n) {
   size_t start = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
+  const uint8_t *lf;
+  while (start < n && (lf = memchr(p + start, '\n', n - start)) != NULL) {
+    size_t i = (size_t)(lf - p);
+    if (i == 0 || p[i - 1] != '\r') {
       buf_add(b, p + start, i - start);
       buf_add(b, "\r\n", 2);
+      start = i + 1;
+    } else {
+      buf_add(b, p + start, i + 1 - start);
       start = i + 1;
     }
   }
@@ -108,42 +114,6 @@ static int buf_finish(BUF *b, uint8_t **out, size_t *out_len, STATUS *err) {
   free(b->data);
   b->data = NULL;
   return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory building MIME");
-}
-
-/* safe_7bit says whether |n| bytes would pass a 7-bit transport unchanged as a body:
- * bytes 1-127, CR only in CRLF, lines of at most 998 octets. With |strict| also no
- * blank at the end of a line and no line starting "From " (mbox-style stores and some
- * gateways rewrite both). Line ends may be LF: they become CRLF when emitted. */
-static int safe_7bit(const uint8_t *p, size_t n, int strict) {
-  size_t line_start = 0;
-  for (size_t i = 0; i <= n; i++) {
-    int eol = i == n || p[i] == '\n';
-    if (!eol) {
-      uint8_t c = p[i];
-      if (c == 0 || c > 127) {
-        return 0;
-      }
-      if (c == '\r' && !(i + 1 < n && p[i + 1] == '\n')) {
-        return 0;
-      }
-      continue;
-    }
-    size_t end = i;
-    if (end > line_start && p[end - 1] == '\r') {
-      end--;
-    }
-    if (end - line_start > MIME_MAX_LINE) {
-      return 0;
-    }
-    if (strict && end > line_start && (p[end - 1] == ' ' || p[end - 1] == '\t')) {
-      return 0;
-    }
-    if (strict && end - line_start >= 5 && memcmp(p + line_start, "From ", 5) == 0) {
-      return 0;
-    }
-    line_start = i + 1;
-  }
-  return 1;
 }
 
 /* is_content_field says whether header field |name| belongs to the MIME entity
@@ -225,7 +195,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
   switch (e->cte) {
     case MIME_CTE_BASE64:
     case MIME_CTE_QUOTED_PRINTABLE:
-      if (safe_7bit(body, n, 0)) {
+      if (mime_7bit_safe(body, n, MIME_MAX_LINE, 0)) {
         buf_crlf(&body_buf, body, n);
         break;
       }
@@ -239,7 +209,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
       break;
     case MIME_CTE_7BIT:
     case MIME_CTE_8BIT:
-      if (safe_7bit(body, n, 1)) {
+      if (mime_7bit_safe(body, n, MIME_MAX_LINE, 1)) {
         buf_crlf(&body_buf, body, n);
         if (e->cte == MIME_CTE_8BIT) {
           /* An MTA downgrading 8BITMIME goes by the label: say 7bit. */
@@ -259,7 +229,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
       }
       break;
     default:
-      if (!safe_7bit(body, n, 0)) {
+      if (!mime_7bit_safe(body, n, MIME_MAX_LINE, 0)) {
         status_set(err, STATUS_INVALID_ARGUMENT,
                    "MIME part %s (%s/%s): cannot make Content-Transfer-Encoding '%s' "
                    "with 8-bit data safe for signing",
@@ -295,7 +265,7 @@ static int emit_multipart(BUF *b, const MIME_ENTITY *e, STATUS *err) {
   char path[128];
   const char *boundary = mime_entity_param(e, "boundary");
   if (e->num_children == 0 || boundary == NULL) {
-    if (!safe_7bit(e->body.ptr, e->body.len, 0)) {
+    if (!mime_7bit_safe(e->body.ptr, e->body.len, MIME_MAX_LINE, 0)) {
       return status_set(err, STATUS_INVALID_ARGUMENT,
                         "MIME part %s (%s/%s) has no parts and 8-bit data",
                         mime_entity_path(e, path, sizeof(path)), e->type, e->subtype);
@@ -305,7 +275,7 @@ static int emit_multipart(BUF *b, const MIME_ENTITY *e, STATUS *err) {
     return 1;
   }
   emit_headers(b, e, container_cte(e), 0);
-  if (e->preamble.len > 0 && safe_7bit(e->preamble.ptr, e->preamble.len, 0)) {
+  if (e->preamble.len > 0 && mime_7bit_safe(e->preamble.ptr, e->preamble.len, MIME_MAX_LINE, 0)) {
     buf_crlf(b, e->preamble.ptr, e->preamble.len);
     buf_str(b, "\r\n");
   }
@@ -321,7 +291,7 @@ static int emit_multipart(BUF *b, const MIME_ENTITY *e, STATUS *err) {
   buf_str(b, "--");
   buf_str(b, boundary);
   buf_str(b, "--\r\n");
-  if (e->epilogue.len > 0 && safe_7bit(e->epilogue.ptr, e->epilogue.len, 0)) {
+  if (e->epilogue.len > 0 && mime_7bit_safe(e->epilogue.ptr, e->epilogue.len, MIME_MAX_LINE, 0)) {
     buf_crlf(b, e->epilogue.ptr, e->epilogue.len);
   }
   return 1;

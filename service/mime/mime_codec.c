@@ -158,25 +158,38 @@ int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t *
   }
   size_t n = 0;
   size_t col = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    size_t left = len - i;
-    if (left > 1) {
-      v |= (uint32_t)in[i + 1] << 8;
-    }
-    if (left > 2) {
-      v |= in[i + 2];
-    }
-    buf[n++] = (uint8_t)alphabet[(v >> 18) & 63];
-    buf[n++] = (uint8_t)alphabet[(v >> 12) & 63];
-    buf[n++] = left > 1 ? (uint8_t)alphabet[(v >> 6) & 63] : '=';
-    buf[n++] = left > 2 ? (uint8_t)alphabet[v & 63] : '=';
+  size_t whole = len - len % 3;
+  /* Whole groups of three bytes without a test per character; the line break every
+   * |line_len| characters is counted in groups. */
+  for (size_t i = 0; i < whole; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    buf[n] = (uint8_t)alphabet[v >> 18];
+    buf[n + 1] = (uint8_t)alphabet[(v >> 12) & 63];
+    buf[n + 2] = (uint8_t)alphabet[(v >> 6) & 63];
+    buf[n + 3] = (uint8_t)alphabet[v & 63];
+    n += 4;
     col += 4;
-    if (line_len != 0 && (col == line_len || left <= 3)) {
+    if (col == line_len) {
       buf[n++] = '\r';
       buf[n++] = '\n';
       col = 0;
     }
+  }
+  if (whole < len) {
+    uint32_t v = (uint32_t)in[whole] << 16;
+    if (len - whole > 1) {
+      v |= (uint32_t)in[whole + 1] << 8;
+    }
+    buf[n++] = (uint8_t)alphabet[v >> 18];
+    buf[n++] = (uint8_t)alphabet[(v >> 12) & 63];
+    buf[n++] = len - whole > 1 ? (uint8_t)alphabet[(v >> 6) & 63] : '=';
+    buf[n++] = '=';
+    col += 4;
+  }
+  /* The last line ends with CRLF too, unless it was just ended. */
+  if (line_len != 0 && col != 0) {
+    buf[n++] = '\r';
+    buf[n++] = '\n';
   }
   buf[n] = '\0';
   *out = buf;
@@ -498,5 +511,52 @@ int mime_charset_to_utf8(const char *charset, const uint8_t *in, size_t len,
   buf[n] = '\0';
   *out = buf;
   *out_len = n;
+  return 1;
+}
+
+/* plain_word says whether none of the 8 bytes at |p| is NUL, CR or above 127: the
+ * bytes mime_7bit_safe needs to look at one by one (word-at-a-time tests, "Bit Twiddling
+ * Hacks": a byte b is zero iff (b - 1) & ~b has its high bit set). */
+static int plain_word(const uint8_t *p) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t w;
+  memcpy(&w, p, sizeof(w));
+  uint64_t cr = w ^ (ones * '\r');
+  return ((w | ((w - ones) & ~w) | ((cr - ones) & ~cr)) & highs) == 0;
+}
+
+int mime_7bit_safe(const uint8_t *p, size_t n, size_t max_line, int strict) {
+  size_t line_start = 0;
+  while (line_start <= n) {
+    const uint8_t *lf = line_start < n ? memchr(p + line_start, '\n', n - line_start) : NULL;
+    size_t eol = lf != NULL ? (size_t)(lf - p) : n;
+    size_t i = line_start;
+    while (i + 8 <= eol && plain_word(p + i)) {
+      i += 8;
+    }
+    for (; i < eol; i++) {
+      uint8_t c = p[i];
+      if (c == 0 || c > 127 || (c == '\r' && i + 1 != eol)) {
+        return 0;
+      }
+    }
+    size_t end = eol;
+    if (end > line_start && p[end - 1] == '\r') {
+      if (lf == NULL) {
+        return 0; /* a CR ending the data ends no line */
+      }
+      end--;
+    }
+    if (end - line_start > max_line) {
+      return 0;
+    }
+    if (strict && end > line_start && (p[end - 1] == ' ' || p[end - 1] == '\t')) {
+      return 0;
+    }
+    if (strict && end - line_start >= 5 && memcmp(p + line_start, "From ", 5) == 0) {
+      return 0;
+    }
+    line_start = eol + 1;
+  }
   return 1;
 }

@@ -69,4 +69,11 @@ int mime_charset_known(const char *charset);
 int mime_charset_to_utf8(const char *charset, const uint8_t *in, size_t len,
                          uint8_t **out, size_t *out_len, STATUS *err);
 
+/* mime_7bit_safe says whether |n| bytes would pass a 7-bit transport unchanged as a
+ * body: bytes 1-127, CR only in CRLF, lines of at most |max_line| octets. With |strict|
+ * also no blank at the end of a line and no line starting "From " (mbox-style stores
+ * and some gateways rewrite both). Line ends may be LF: they become CRLF when emitted.
+ * Runs of plain bytes are checked eight at a time (a 1 MiB body is scanned often). */
+int mime_7bit_safe(const uint8_t *p, size_t n, size_t max_line, int strict);
+
 #endif /* SMIMED_MIME_CODEC_H */

@@ -237,8 +237,71 @@ static void test_crlf_and_charsets(void) {
   CHECK(strstr(err.message, "koi8-r") != NULL);
 }
 
+/* ref_7bit_safe is mime_7bit_safe written one byte at a time, as it was before it
+ * learnt to skip plain words: the two must agree on every input. */
+static int ref_7bit_safe(const uint8_t *p, size_t n, size_t max_line, int strict) {
+  size_t line_start = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && p[i] != '\n') {
+      if (p[i] == 0 || p[i] > 127 || (p[i] == '\r' && !(i + 1 < n && p[i + 1] == '\n'))) {
+        return 0;
+      }
+      continue;
+    }
+    size_t end = i;
+    if (end > line_start && p[end - 1] == '\r') {
+      end--;
+    }
+    if (end - line_start > max_line ||
+        (strict && end > line_start && (p[end - 1] == ' ' || p[end - 1] == '\t')) ||
+        (strict && end - line_start >= 5 && memcmp(p + line_start, "From ", 5) == 0)) {
+      return 0;
+    }
+    line_start = i + 1;
+  }
+  return 1;
+}
+
+/* test_7bit_safe compares mime_7bit_safe with the reference on 200,000 random inputs
+ * drawn from the bytes that matter (line ends, CR, NUL, 8-bit, blanks, "From "), with
+ * long runs of plain letters so that the word-at-a-time path is taken, and short line
+ * limits so that the length check is exercised. */
+static void test_7bit_safe(void) {
+  static const uint8_t alphabet[] = {'a', 'a', 'a', 'a', ' ', '\t', '\r', '\n', '\n',
+                                     0,   0x80, 0xff, 'F', 'r', 'o', 'm', '\r'};
+  uint8_t buf[96];
+  uint32_t seed = 12345;
+  int agreed_safe = 0;
+  for (int round = 0; round < 200000; round++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t n = (seed >> 8) % sizeof(buf);
+    size_t max_line = 4 + (seed >> 20) % 40;
+    int rare = (seed >> 28) & 3; /* 0: specials often; else mostly plain letters */
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      uint32_t r = seed >> 16;
+      buf[i] = rare == 0 || r % 16 == 0 ? alphabet[r % sizeof(alphabet)] : 'b';
+    }
+    if (round % 7 == 0 && n >= 6) {
+      memcpy(buf, "From x", 6);
+    }
+    for (int strict = 0; strict <= 1; strict++) {
+      int want = ref_7bit_safe(buf, n, max_line, strict);
+      CHECK_MSG(mime_7bit_safe(buf, n, max_line, strict) == want,
+                "round %d, %zu bytes, max_line %zu, strict %d", round, n, max_line, strict);
+      agreed_safe += want;
+    }
+  }
+  CHECK(agreed_safe > 1000); /* both verdicts were exercised */
+  const char *crlf = "plain text\r\nsecond line\r\n";
+  CHECK(mime_7bit_safe((const uint8_t *)crlf, strlen(crlf), 998, 1));
+  CHECK(!mime_7bit_safe((const uint8_t *)"ends in CR\r", 11, 998, 0));
+  CHECK(!mime_7bit_safe((const uint8_t *)"bare\rCR inside\n", 16, 998, 0));
+}
+
 int main(void) {
   test_base64();
+  test_7bit_safe();
   test_qp();
   test_crlf_and_charsets();
   printf("PASS\n");
