@@ -1,6 +1,7 @@
 /* mime_codec.c: see mime_codec.h. */
 #include "service/mime/mime_codec.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -140,10 +141,23 @@ err:
   return 0;
 }
 
+static const char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* g_base64_pairs[v] is the encoding of the 12 bits |v|: two characters per lookup. */
+static uint8_t g_base64_pairs[4096][2];
+static pthread_once_t g_base64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void fill_base64_pairs(void) {
+  for (unsigned v = 0; v < 4096; v++) {
+    g_base64_pairs[v][0] = (uint8_t)kBase64Alphabet[v >> 6];
+    g_base64_pairs[v][1] = (uint8_t)kBase64Alphabet[v & 63];
+  }
+}
+
 int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t **out,
                        size_t *out_len, STATUS *err) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const char *alphabet = kBase64Alphabet;
   *out = NULL;
   *out_len = 0;
   line_len -= line_len % 4;
@@ -159,14 +173,13 @@ int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t *
   size_t n = 0;
   size_t col = 0;
   size_t whole = len - len % 3;
-  /* Whole groups of three bytes without a test per character; the line break every
-   * |line_len| characters is counted in groups. */
+  /* Whole groups of three bytes, two characters per lookup and no test per character;
+   * the line break every |line_len| characters is counted in groups. */
+  pthread_once(&g_base64_pairs_once, fill_base64_pairs);
   for (size_t i = 0; i < whole; i += 3) {
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    buf[n] = (uint8_t)alphabet[v >> 18];
-    buf[n + 1] = (uint8_t)alphabet[(v >> 12) & 63];
-    buf[n + 2] = (uint8_t)alphabet[(v >> 6) & 63];
-    buf[n + 3] = (uint8_t)alphabet[v & 63];
+    memcpy(buf + n, g_base64_pairs[v >> 12], 2);
+    memcpy(buf + n + 2, g_base64_pairs[v & 4095], 2);
     n += 4;
     col += 4;
     if (col == line_len) {
