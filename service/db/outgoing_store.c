@@ -136,10 +136,10 @@ static void explain(Smime__V1__Certificate *const *certs, const int *faults, int
   }
 }
 
-/* judge picks the usable row of |res| into |out|, or writes the reason why none is. */
-static int judge(const PGresult *res, const char *address, int purpose, int allow_expired,
-                 time_t now, OUTGOING_CHOICE *out, STATUS *err) {
-  int rows = PQntuples(res);
+/* judge picks the usable one of the |rows| candidate rows of |res| from |first| on
+ * into |out|, or writes the reason why none is. */
+static int judge(const PGresult *res, int first, int rows, const char *address, int purpose,
+                 int allow_expired, time_t now, OUTGOING_CHOICE *out, STATUS *err) {
   int faults[MAX_CANDIDATES];
   Smime__V1__Certificate *certs[MAX_CANDIDATES];
   int ok = 0;
@@ -151,7 +151,7 @@ static int judge(const PGresult *res, const char *address, int purpose, int allo
     return 1;
   }
   for (int i = 0; i < rows; i++) {
-    certs[i] = certificate_from_row(res, i, now);
+    certs[i] = certificate_from_row(res, first + i, now);
     if (certs[i] == NULL) {
       rows = i;
       oom(err);
@@ -165,7 +165,7 @@ static int judge(const PGresult *res, const char *address, int purpose, int allo
     out->expired_used = i >= 0;
   }
   if (i >= 0) {
-    ok = take_row(res, i, &certs[i], out, err);
+    ok = take_row(res, first + i, &certs[i], out, err);
   } else {
     explain(certs, faults, rows, address, purpose, out);
     ok = 1;
@@ -180,45 +180,85 @@ out:
   return ok;
 }
 
-/* run_choice runs |sql| with |params| on a pooled connection and judges the result. */
-static int run_choice(DB *db, const char *sql, int n_params, const char *const *params,
-                      const int *lengths, const int *formats, const char *address, int purpose,
-                      int allow_expired, time_t now, OUTGOING_CHOICE *out, STATUS *err) {
-  int broken = 0, ok = 0;
-  PGresult *res = NULL;
+/* run_query runs |sql| with |params| on a pooled connection; NULL with |err| when it
+ * fails. */
+static PGresult *run_query(DB *db, const char *sql, int n_params, const char *const *params,
+                           const int *lengths, const int *formats, STATUS *err) {
+  int broken = 0;
   PGconn *conn = db_acquire(db, err);
   if (conn == NULL) {
-    return 0;
+    return NULL;
   }
-  res = db_exec_cached(db, conn, sql, n_params, params, lengths, formats, 0);
+  PGresult *res = db_exec_cached(db, conn, sql, n_params, params, lengths, formats, 0);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
     db_result_status(conn, res, "choosing a certificate", &broken, err);
-    goto out;
+    PQclear(res);
+    res = NULL;
   }
-  ok = judge(res, address, purpose, allow_expired, now, out, err);
-
-out:
-  PQclear(res);
   db_release(db, conn, broken);
+  return res;
+}
+
+int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *purposes,
+                              size_t n, int allow_expired, time_t now, OUTGOING_CHOICE *out,
+                              STATUS *err) {
+  STRBUF list;
+  int ok = 1;
+  memset(out, 0, n * sizeof(*out));
+  if (n == 0) {
+    return 1;
+  }
+  strbuf_init(&list);
+  strbuf_puts(&list, "{");
+  for (size_t i = 0; i < n; i++) {
+    strbuf_append_array_element(&list, addresses[i]);
+  }
+  strbuf_puts(&list, "}");
+  char *list_s = strbuf_take(&list);
+  strbuf_cleanup(&list);
+  if (list_s == NULL) {
+    return oom(err);
+  }
+  /* One query for every address: the newest candidates of each (the same as one query
+   * per address would give), tagged with the address's position in the list. */
+  const char *params[1] = {list_s};
+  int lengths[1] = {0};
+  int formats[1] = {0};
+  PGresult *res = run_query(
+      db,
+      "SELECT " CANDIDATE_COLUMNS ", a.n FROM unnest($1::text[]) WITH ORDINALITY AS a(email, n) "
+      "CROSS JOIN LATERAL (SELECT c.* FROM certificates c "
+      "JOIN certificate_emails e ON e.certificate_id = c.id "
+      "WHERE e.email = a.email AND NOT c.is_ca "
+      "ORDER BY c.not_before DESC, c.id DESC LIMIT 100) c "
+      "ORDER BY a.n, c.not_before DESC, c.id DESC",
+      1, params, lengths, formats, err);
+  free(list_s);
+  if (res == NULL) {
+    return 0;
+  }
+  int rows = PQntuples(res), row = 0;
+  for (size_t i = 0; i < n && ok; i++) {
+    int first = row;
+    while (row < rows && strtoull(PQgetvalue(res, row, CANDIDATE_DER_COLUMN + 1), NULL, 10) ==
+                             (unsigned long long)i + 1) {
+      row++;
+    }
+    ok = judge(res, first, row - first, addresses[i], purposes[i], allow_expired, now, &out[i],
+               err);
+  }
+  PQclear(res);
   if (!ok) {
-    outgoing_choice_cleanup(out);
+    for (size_t i = 0; i < n; i++) {
+      outgoing_choice_cleanup(&out[i]);
+    }
   }
   return ok;
 }
 
 int outgoing_store_choose(DB *db, const char *address, int purpose, int allow_expired,
                           time_t now, OUTGOING_CHOICE *out, STATUS *err) {
-  memset(out, 0, sizeof(*out));
-  const char *params[1] = {address};
-  int lengths[1] = {0};
-  int formats[1] = {0};
-  return run_choice(db,
-                    "SELECT " CANDIDATE_COLUMNS " FROM certificates c "
-                    "JOIN certificate_emails e ON e.certificate_id = c.id "
-                    "WHERE e.email = $1 AND NOT c.is_ca "
-                    "ORDER BY c.not_before DESC, c.id DESC LIMIT 100",
-                    1, params, lengths, formats, address, purpose, allow_expired, now, out,
-                    err);
+  return outgoing_store_choose_all(db, &address, &purpose, 1, allow_expired, now, out, err);
 }
 
 int outgoing_store_choose_signer(DB *db, const uint8_t sha256[CERT_SHA256_LEN],
@@ -232,12 +272,20 @@ int outgoing_store_choose_signer(DB *db, const uint8_t sha256[CERT_SHA256_LEN],
   const char *params[2] = {(const char *)sha256, address};
   int lengths[2] = {CERT_SHA256_LEN, 0};
   int formats[2] = {1, 0};
-  if (!run_choice(db,
-                  "SELECT " CANDIDATE_COLUMNS " FROM certificates c "
-                  "WHERE c.sha256 = $1 AND NOT c.is_ca AND EXISTS (SELECT 1 FROM "
-                  "certificate_emails e WHERE e.certificate_id = c.id AND e.email = $2)",
-                  2, params, lengths, formats, address, OUTGOING_PURPOSE_SIGN, allow_expired,
-                  now, out, err)) {
+  PGresult *res = run_query(db,
+                            "SELECT " CANDIDATE_COLUMNS " FROM certificates c "
+                            "WHERE c.sha256 = $1 AND NOT c.is_ca AND EXISTS (SELECT 1 FROM "
+                            "certificate_emails e WHERE e.certificate_id = c.id AND "
+                            "e.email = $2)",
+                            2, params, lengths, formats, err);
+  if (res == NULL) {
+    return 0;
+  }
+  int ok = judge(res, 0, PQntuples(res), address, OUTGOING_PURPOSE_SIGN, allow_expired, now,
+                 out, err);
+  PQclear(res);
+  if (!ok) {
+    outgoing_choice_cleanup(out);
     return 0;
   }
   if (out->cert == NULL && strncmp(out->reason, "no certificate for", 18) == 0) {

@@ -51,6 +51,14 @@ void outgoing_choice_cleanup(OUTGOING_CHOICE *c);
 int outgoing_store_choose(DB *db, const char *address, int purpose, int allow_expired,
                           time_t now, OUTGOING_CHOICE *out, STATUS *err);
 
+/* outgoing_store_choose_all is outgoing_store_choose for |n| addresses at once, in one
+ * query: |out|[i] (cleared on entry) for |addresses|[i] and |purposes|[i] (an address
+ * may be asked for twice, for signing and for encryption). On failure (0) every
+ * |out|[i] is cleared. */
+int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *purposes,
+                              size_t n, int allow_expired, time_t now, OUTGOING_CHOICE *out,
+                              STATUS *err);
+
 /* outgoing_store_choose_signer is outgoing_store_choose for the one signing
  * certificate |sha256| that the caller named: it must be stored, carry |address|, and
  * be usable for signing as above (else out->reason says why). */

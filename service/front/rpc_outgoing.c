@@ -384,11 +384,15 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
       oom(err);
       goto out;
     }
+    int purposes[MAX_RECIPIENTS + 1];
     for (size_t i = 0; i < rcpt_addrs.n; i++) {
-      if (!outgoing_store_choose(app->db, rcpt_addrs.addr[i], OUTGOING_PURPOSE_ENCRYPT,
-                                 opt.allow_expired, now, &rcpt[i], err)) {
-        goto out;
-      }
+      purposes[i] = OUTGOING_PURPOSE_ENCRYPT;
+    }
+    if (!outgoing_store_choose_all(app->db, (const char *const *)rcpt_addrs.addr, purposes,
+                                   rcpt_addrs.n, opt.allow_expired, now, rcpt, err)) {
+      goto out;
+    }
+    for (size_t i = 0; i < rcpt_addrs.n; i++) {
       if (rcpt[i].cert == NULL) {
         problems_add(problems, sizeof(problems), rcpt[i].reason);
         continue;
@@ -643,7 +647,8 @@ int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const Protobu
       (const Smime__V1__GetSecurityOptionsRequest *)msg;
   Smime__V1__GetSecurityOptionsResponse *resp = NULL;
   ADDRESSES addrs;
-  OUTGOING_CHOICE c;
+  OUTGOING_CHOICE *choices = NULL;
+  size_t n_choices = 0;
   char *from = NULL;
   int def_sign = 0, def_encrypt = 0, ok = 0;
   time_t now = time(NULL);
@@ -651,7 +656,6 @@ int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const Protobu
   *out_resp = NULL;
   memset(&addrs, 0, sizeof(addrs));
   addrs.limit = (size_t)app->max_recipients + 1;
-  memset(&c, 0, sizeof(c));
 
   if (req->from == NULL || req->from[0] == '\0') {
     return status_set(err, STATUS_INVALID_ARGUMENT, "from is empty: give the sender address");
@@ -687,21 +691,32 @@ int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const Protobu
     oom(err);
     goto out;
   }
-  if (!outgoing_store_choose(app->db, from, OUTGOING_PURPOSE_SIGN, 0, now, &c, err) ||
-      !option_add(resp->sign, from, &c, err)) {
+  /* One query for the sender (signing) and every encryption address. */
+  const char *ask[MAX_RECIPIENTS + 2];
+  int purposes[MAX_RECIPIENTS + 2];
+  ask[0] = from;
+  purposes[0] = OUTGOING_PURPOSE_SIGN;
+  for (size_t i = 0; i < addrs.n; i++) {
+    ask[1 + i] = addrs.addr[i];
+    purposes[1 + i] = OUTGOING_PURPOSE_ENCRYPT;
+  }
+  choices = calloc(addrs.n + 1, sizeof(*choices));
+  if (choices == NULL) {
+    oom(err);
     goto out;
   }
-  outgoing_choice_cleanup(&c);
+  n_choices = addrs.n + 1;
+  if (!outgoing_store_choose_all(app->db, ask, purposes, n_choices, 0, now, choices, err) ||
+      !option_add(resp->sign, from, &choices[0], err)) {
+    goto out;
+  }
   resp->sign->possible = resp->sign->addresses[0]->usable;
   resp->sign->default_on = resp->sign->possible && def_sign;
   resp->encrypt->possible = 1;
   for (size_t i = 0; i < addrs.n; i++) {
-    if (!outgoing_store_choose(app->db, addrs.addr[i], OUTGOING_PURPOSE_ENCRYPT, 0, now, &c,
-                               err) ||
-        !option_add(resp->encrypt, addrs.addr[i], &c, err)) {
+    if (!option_add(resp->encrypt, addrs.addr[i], &choices[1 + i], err)) {
       goto out;
     }
-    outgoing_choice_cleanup(&c);
     resp->encrypt->possible &= resp->encrypt->addresses[i]->usable;
   }
   resp->encrypt->default_on = resp->encrypt->possible && def_encrypt;
@@ -710,7 +725,10 @@ int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const Protobu
   ok = 1;
 
 out:
-  outgoing_choice_cleanup(&c);
+  for (size_t i = 0; i < n_choices; i++) {
+    outgoing_choice_cleanup(&choices[i]);
+  }
+  free(choices);
   if (resp != NULL) {
     smime__v1__get_security_options_response__free_unpacked(resp, NULL);
   }
