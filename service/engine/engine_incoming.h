@@ -6,7 +6,9 @@
  * front only ever sees identifiers, verdicts and entity bytes.
  *
  * engine_incoming_open.c:    open_layer: what the entity is and what the front must
- *                            look up.
+ *                            look up; verify_layer and decrypt_layer answer it for the
+ *                            inner entity too when asked (open_inner), saving the front
+ *                            a round trip.
  * engine_incoming_verify.c:  verify_layer: the signed layer's verdicts (cms_verify
  *                            answers the cryptographic question; trust, dates, weak
  *                            algorithms and the sender are decided there).
@@ -42,6 +44,19 @@ Smime__Ipc__LayerKind layer_kind_of(const LAYER_INPUT *in);
 
 /* signed_der returns the SignedData bytes of a signed layer. */
 void signed_der(const LAYER_INPUT *in, const uint8_t **der, size_t *len);
+
+/* incoming_open_entity is open_layer: it classifies the outermost S/MIME layer of
+ * |entity| (with |top|, also the message's facts) into a response in |arena|. Returns
+ * NULL with |err| only for limits and memory: a broken layer is an answer. */
+Smime__Ipc__EngineOpenLayerResponse *incoming_open_entity(ARENA *arena,
+                                                          const ProtobufCBinaryData *entity,
+                                                          int top, STATUS *err);
+
+/* incoming_open_inner is the inner_opened of verify_layer and decrypt_layer: with
+ * |open_inner|, incoming_open_entity(|inner|, top false), else NULL. A failure is NULL
+ * too: the front then asks open_layer, which answers the same error in its place. */
+Smime__Ipc__EngineOpenLayerResponse *incoming_open_inner(ARENA *arena, int open_inner,
+                                                         const ProtobufCBinaryData *inner);
 
 /* identifier_new makes a CmsIdentifier (issuerAndSerialNumber and/or subjectKeyIdentifier)
  * in |arena|, or NULL when out of memory. */

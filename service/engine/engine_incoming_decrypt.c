@@ -68,6 +68,10 @@ out:
   }
   cms_envelope_free(env);
   layer_input_cleanup(&in);
+  /* The inner entity is opened once the layer's own parse is freed (peak memory). */
+  if (ok && r->decrypted) {
+    r->inner_opened = incoming_open_inner(arena, q->open_inner, &r->inner);
+  }
   return ok;
 }
 

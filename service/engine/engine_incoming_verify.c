@@ -604,5 +604,9 @@ out:
   trust_cleanup(&trust);
   free(store);
   layer_input_cleanup(&in);
+  /* The inner entity is opened once the layer's own parse is freed (peak memory). */
+  if (ok && r->has_inner) {
+    r->inner_opened = incoming_open_inner(arena, q->open_inner, &r->inner);
+  }
   return ok;
 }
