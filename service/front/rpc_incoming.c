@@ -6,7 +6,9 @@
  * a signature, wrapped private keys for the recipients), the engine verifies
  * (verify_layer) or the keystore recovers the content key and the engine decrypts
  * (unwrap_cek, decrypt_layer); the innermost entity then replaces the message's
- * content (assemble_opened).
+ * content (assemble_opened). verify_layer and decrypt_layer answer open_layer for the
+ * entity they produce too (open_inner), so a layer below the top costs no open_layer
+ * round trip of its own; when that answer is missing the walk asks open_layer.
  *
  * Several signers of one SignedData give one Layer each (same kind and format), in
  * SignerInfo order, so each verdict stands on its own.
@@ -60,6 +62,9 @@ typedef struct walk_st {
   /* The entity being opened and the response that holds it (NULL: the request). */
   ProtobufCBinaryData cur;
   Smime__Ipc__EngineResponse *cur_owner;
+  /* open_inner: ask verify_layer and decrypt_layer to open the entity they produce
+   * (the walk will open it: --max-layers is not reached). */
+  int open_inner;
   int verified, decrypted, failed;
   HINT hints[MAX_HINTS];
   size_t n_hints;
@@ -110,6 +115,29 @@ static void walk_advance(WALK *w, Smime__Ipc__EngineResponse *owner, ProtobufCBi
   if (old != NULL) {
     smime__ipc__engine_response__free_unpacked(old, NULL);
   }
+}
+
+/* walk_take_opened takes the engine's open_layer answer for the current entity out of
+ * the response that holds it (inner_opened of verify_layer or decrypt_layer), or
+ * returns NULL when there is none. The caller frees it. */
+static Smime__Ipc__EngineOpenLayerResponse *walk_take_opened(WALK *w) {
+  Smime__Ipc__EngineResponse *r = w->cur_owner;
+  Smime__Ipc__EngineOpenLayerResponse **slot = NULL;
+  Smime__Ipc__EngineOpenLayerResponse *o;
+  if (r == NULL) {
+    return NULL;
+  }
+  if (r->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER) {
+    slot = &r->verify_layer->inner_opened;
+  } else if (r->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER) {
+    slot = &r->decrypt_layer->inner_opened;
+  }
+  if (slot == NULL) {
+    return NULL;
+  }
+  o = *slot;
+  *slot = NULL;
+  return o;
 }
 
 static int dup_bytes(ProtobufCBinaryData *out, const ProtobufCBinaryData *in) {
@@ -322,6 +350,7 @@ static int walk_signed(WALK *w, const Smime__Ipc__EngineOpenLayerResponse *ol, i
   q.now = (int64_t)w->now;
   q.has_message_date = w->top->open_layer->has_date;
   q.message_date = w->top->open_layer->date;
+  q.open_inner = w->open_inner;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_VERIFY_LAYER;
   req.verify_layer = &q;
   if (!engine_call(w->app, w->info, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER, &resp,
@@ -437,6 +466,7 @@ static int try_key(WALK *w, const INCOMING_KEY_MATCH *m,
   dq.entity = w->cur;
   dq.recipient_index = r->index;
   dq.cek = kresp->unwrap_cek->cek;
+  dq.open_inner = w->open_inner;
   dreq.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_DECRYPT_LAYER;
   dreq.decrypt_layer = &dq;
   ok = engine_call(w->app, w->info, &dreq, SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER, out,
@@ -633,6 +663,7 @@ static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
 /* walk_message opens every layer and builds the response's message. */
 static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err) {
   Smime__Ipc__EngineResponse *ol = NULL;
+  Smime__Ipc__EngineOpenLayerResponse *opened = NULL;
   int depth = 0;
   if (!open_layer(w, message, 1, &w->top, err)) {
     return 0;
@@ -641,8 +672,11 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
   for (depth = 0; depth < (int)w->app->max_layers; depth++) {
     int go_on = 0;
     const Smime__Ipc__EngineOpenLayerResponse *o;
+    w->open_inner = depth + 1 < (int)w->app->max_layers;
     if (depth == 0) {
       o = w->top->open_layer;
+    } else if ((opened = walk_take_opened(w)) != NULL) {
+      o = opened;
     } else {
       if (!open_layer(w, &w->cur, 0, &ol, err)) {
         return 0;
@@ -659,6 +693,10 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
     if (ol != NULL) {
       smime__ipc__engine_response__free_unpacked(ol, NULL);
       ol = NULL;
+    }
+    if (opened != NULL) {
+      smime__ipc__engine_open_layer_response__free_unpacked(opened, NULL);
+      opened = NULL;
     }
     if (!ok) {
       return 0;
