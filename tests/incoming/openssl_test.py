@@ -1,14 +1,17 @@
 """openssl_test: DecryptVerify on messages made by the OpenSSL 3 command line (each
 signature and decryption status), malformed CMS inside well-formed MIME, and
-ListRetryable, against the real daemon."""
+ListRetryable, against the real daemon; how many worker requests a DecryptVerify costs
+(smimed_worker_requests_total)."""
 
 import base64
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 import smimed_fixture as fx
 
@@ -28,7 +31,8 @@ class OpensslTest(unittest.TestCase):
     def setUpClass(cls):
         cls.pki = tempfile.mkdtemp(prefix="smimed-pki.")
         subprocess.run([fx.runfile("tests/pki/make_pki.sh"), cls.pki], check=True)
-        cls.d = fx.Daemon().start()
+        cls.port = fx.free_port()
+        cls.d = fx.Daemon(extra_args=["--metrics-listen", "127.0.0.1:%d" % cls.port]).start()
         fx.enable(cls.d)
         cls.d.call(CERTS + "ImportCertificates", data=cls.read("root.pem"))
         for name in ("bob", "dave"):
@@ -71,6 +75,21 @@ class OpensslTest(unittest.TestCase):
 
     def open(self, msg):
         return self.d.call(MSG + "DecryptVerify", message=msg)
+
+    def worker_requests(self):
+        """worker_requests: smimed_worker_requests_total by worker, from the metrics."""
+        url = "http://127.0.0.1:%d/metrics" % self.port
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        return {w: int(n) for w, n in re.findall(
+            r'^smimed_worker_requests_total\{worker="(\w+)"\} (\d+)$', text, re.M)}
+
+    def open_counted(self, msg):
+        """open_counted is open, with the engine and keystore requests it cost."""
+        before = self.worker_requests()
+        r = self.open(msg)
+        after = self.worker_requests()
+        return r, {w: after[w] - before[w] for w in after}
 
     def one_signature(self, msg, status):
         r = self.open(msg)
@@ -220,11 +239,14 @@ class OpensslTest(unittest.TestCase):
     def test_sign_then_encrypt(self):
         signed = self.sign()
         msg = self.message(self.encrypt(["bob"], data=signed))
-        r = self.open(msg)
+        r, cost = self.open_counted(msg)
         self.assertEqual([l.kind for l in r.layers], [ENVELOPED, SIGNED])
         self.assertEqual(r.layers[0].decryption_status, DECRYPTED)
         self.assertEqual(r.layers[1].signature_status, VALID, r.layers[1].comment)
         self.assertIn(b"Hello from the OpenSSL test.", r.message)
+        # open_layer, decrypt_layer (which opens the signed layer too), verify_layer
+        # (which opens the text), assemble_opened; and the keystore's unwrap_cek.
+        self.assertEqual(cost, {"engine": 4, "keystore": 1})
 
     # Malformed input.
 
