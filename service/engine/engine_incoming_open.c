@@ -334,12 +334,3 @@ int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   resp->open_layer = r;
   return 1;
 }
-
-Smime__Ipc__EngineOpenLayerResponse *incoming_open_inner(ARENA *arena, int open_inner,
-                                                         const ProtobufCBinaryData *inner) {
-  STATUS ignored;
-  if (!open_inner) {
-    return NULL;
-  }
-  return incoming_open_entity(arena, inner, 0, &ignored);
-}

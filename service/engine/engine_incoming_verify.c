@@ -606,7 +606,8 @@ out:
   layer_input_cleanup(&in);
   /* The inner entity is opened once the layer's own parse is freed (peak memory). */
   if (ok && r->has_inner) {
-    r->inner_opened = incoming_open_inner(arena, q->open_inner, &r->inner);
+    incoming_answer_inner(arena, q->open_inner, &q->assemble_message, &r->inner,
+                          &r->inner_opened, &r->inner_assembled);
   }
   return ok;
 }
