@@ -17,6 +17,18 @@
 
 static char g_pki[4096];
 static uint64_t g_id;
+static const ProtobufCBinaryData kNone = {0, NULL};
+
+/* answer sends |req| and checks that the answer's body is |want|. */
+static Smime__Ipc__EngineResponse *answer(int fd, Smime__Ipc__EngineRequest *req,
+                                          Smime__Ipc__EngineResponse__BodyCase want) {
+  Smime__Ipc__EngineResponse *resp = testing_engine_call(fd, ++g_id, req);
+  if (resp->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_ERROR) {
+    fprintf(stderr, "error %u: %s\n", resp->error->code, resp->error->message);
+  }
+  CHECK(resp->body_case == want);
+  return resp;
+}
 
 /* open_layer asks open_layer for |entity| (top false). */
 static Smime__Ipc__EngineResponse *open_layer(int fd, const ProtobufCBinaryData *entity) {
@@ -28,42 +40,34 @@ static Smime__Ipc__EngineResponse *open_layer(int fd, const ProtobufCBinaryData 
   return testing_engine_call(fd, ++g_id, &req);
 }
 
-/* decrypt_layer asks decrypt_layer; |message| (or NULL) is its assemble_message. */
+/* decrypt_layer asks decrypt_layer; |message| (or kNone) is its assemble_message. */
 static Smime__Ipc__EngineResponse *decrypt_layer(int fd, const ProtobufCBinaryData *entity,
                                                  const ProtobufCBinaryData *cek,
-                                                 int open_inner,
-                                                 const ProtobufCBinaryData *message) {
+                                                 int open_inner, ProtobufCBinaryData message) {
   Smime__Ipc__EngineDecryptLayerRequest q = SMIME__IPC__ENGINE_DECRYPT_LAYER_REQUEST__INIT;
   Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
   q.entity = *entity;
   q.cek = *cek;
   q.open_inner = open_inner;
-  if (message != NULL) {
-    q.assemble_message = *message;
-  }
+  q.assemble_message = message;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_DECRYPT_LAYER;
   req.decrypt_layer = &q;
-  Smime__Ipc__EngineResponse *resp = testing_engine_call(fd, ++g_id, &req);
-  CHECK(resp->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER);
-  return resp;
+  return answer(fd, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER);
 }
 
-/* verify_layer asks verify_layer; |message| (or NULL) is its assemble_message. */
+/* verify_layer asks verify_layer; |message| (or kNone) is its assemble_message. */
 static Smime__Ipc__EngineResponse *verify_layer(int fd, const ProtobufCBinaryData *entity,
-                                                int open_inner,
-                                                const ProtobufCBinaryData *message) {
+                                                int open_inner, ProtobufCBinaryData message) {
   Smime__Ipc__EngineVerifyLayerRequest q = SMIME__IPC__ENGINE_VERIFY_LAYER_REQUEST__INIT;
   Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
   q.entity = *entity;
   q.now = (int64_t)time(NULL);
   q.open_inner = open_inner;
-  if (message != NULL) {
-    q.assemble_message = *message;
-  }
+  q.assemble_message = message;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_VERIFY_LAYER;
   req.verify_layer = &q;
-  Smime__Ipc__EngineResponse *resp = testing_engine_call(fd, ++g_id, &req);
-  CHECK(resp->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER);
+  Smime__Ipc__EngineResponse *resp =
+      answer(fd, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER);
   CHECK(resp->verify_layer->has_inner);
   return resp;
 }
@@ -105,8 +109,8 @@ static void expect_same_assembled(int fd, const ProtobufCBinaryData *message,
   q.entity = *entity;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ASSEMBLE_OPENED;
   req.assemble_opened = &q;
-  Smime__Ipc__EngineResponse *sep = testing_engine_call(fd, ++g_id, &req);
-  CHECK(sep->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED);
+  Smime__Ipc__EngineResponse *sep =
+      answer(fd, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED);
   expect_same(&embedded->base, &sep->assemble_opened->base);
   smime__ipc__engine_response__free_unpacked(sep, NULL);
 }
@@ -119,9 +123,7 @@ static Smime__Ipc__EngineResponse *top_open(int fd, const ProtobufCBinaryData *m
   q.top = 1;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_OPEN_LAYER;
   req.open_layer = &q;
-  Smime__Ipc__EngineResponse *resp = testing_engine_call(fd, ++g_id, &req);
-  CHECK(resp->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_OPEN_LAYER);
-  return resp;
+  return answer(fd, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_OPEN_LAYER);
 }
 
 /* recover_cek opens the only recipient's encrypted key of |m| with alice's key (the
@@ -187,7 +189,7 @@ int main(int argc, char **argv) {
 
   /* decrypt_layer with open_inner: the decrypted multipart/signed, opened; not the
    * innermost, so not assembled. */
-  Smime__Ipc__EngineResponse *d = decrypt_layer(fd, &enc, &cek, 1, &enc);
+  Smime__Ipc__EngineResponse *d = decrypt_layer(fd, &enc, &cek, 1, enc);
   CHECK(d->decrypt_layer->decrypted);
   const ProtobufCBinaryData *signed_entity = &d->decrypt_layer->inner;
   CHECK(expect_same_open(fd, signed_entity, d->decrypt_layer->inner_opened) ==
@@ -198,7 +200,7 @@ int main(int argc, char **argv) {
 
   /* verify_layer with open_inner: the signed text/plain, opened (not S/MIME), and with
    * the message, assembled. */
-  Smime__Ipc__EngineResponse *v = verify_layer(fd, signed_entity, 1, &enc);
+  Smime__Ipc__EngineResponse *v = verify_layer(fd, signed_entity, 1, enc);
   CHECK(v->verify_layer->n_signers == 1);
   CHECK(expect_same_open(fd, &v->verify_layer->inner, v->verify_layer->inner_opened) ==
         SMIME__IPC__LAYER_KIND__LAYER_KIND_NONE);
@@ -206,19 +208,19 @@ int main(int argc, char **argv) {
   smime__ipc__engine_response__free_unpacked(v, NULL);
 
   /* Without the message, not assembled; without open_inner, neither. */
-  v = verify_layer(fd, signed_entity, 1, NULL);
+  v = verify_layer(fd, signed_entity, 1, kNone);
   CHECK(v->verify_layer->inner_opened != NULL && v->verify_layer->inner_assembled == NULL);
   smime__ipc__engine_response__free_unpacked(v, NULL);
-  v = verify_layer(fd, signed_entity, 0, &enc);
+  v = verify_layer(fd, signed_entity, 0, enc);
   CHECK(v->verify_layer->inner_opened == NULL && v->verify_layer->inner_assembled == NULL);
   smime__ipc__engine_response__free_unpacked(v, NULL);
   smime__ipc__engine_response__free_unpacked(d, NULL);
-  d = decrypt_layer(fd, &enc, &cek, 0, &enc);
+  d = decrypt_layer(fd, &enc, &cek, 0, enc);
   CHECK(d->decrypt_layer->decrypted && d->decrypt_layer->inner_opened == NULL);
   smime__ipc__engine_response__free_unpacked(d, NULL);
 
   /* Encrypted only: the decrypted text is the innermost, assembled. */
-  d = decrypt_layer(fd, &plain, &plain_cek, 1, &plain);
+  d = decrypt_layer(fd, &plain, &plain_cek, 1, plain);
   CHECK(d->decrypt_layer->decrypted);
   CHECK(expect_same_open(fd, &d->decrypt_layer->inner, d->decrypt_layer->inner_opened) ==
         SMIME__IPC__LAYER_KIND__LAYER_KIND_NONE);
@@ -229,13 +231,13 @@ int main(int argc, char **argv) {
   /* A wrong content key: not decrypted, nothing opened. */
   uint8_t zeros[32] = {0};
   ProtobufCBinaryData wrong = {sizeof(zeros), zeros};
-  d = decrypt_layer(fd, &plain, &wrong, 1, &plain);
+  d = decrypt_layer(fd, &plain, &wrong, 1, plain);
   CHECK(!d->decrypt_layer->decrypted && d->decrypt_layer->inner_opened == NULL &&
         d->decrypt_layer->inner_assembled == NULL);
   smime__ipc__engine_response__free_unpacked(d, NULL);
 
   /* Opaque signed-data of a multipart/mixed: its content opened and assembled too. */
-  v = verify_layer(fd, &opaque, 1, &opaque);
+  v = verify_layer(fd, &opaque, 1, opaque);
   CHECK(expect_same_open(fd, &v->verify_layer->inner, v->verify_layer->inner_opened) ==
         SMIME__IPC__LAYER_KIND__LAYER_KIND_NONE);
   expect_same_assembled(fd, &opaque, &v->verify_layer->inner,
@@ -248,11 +250,11 @@ int main(int argc, char **argv) {
    * without inner_opened or inner_assembled, and open_layer answers the error. */
   static const char *const kLimit[] = {"--max-mime-parts", "2", NULL};
   pid = testing_engine_start(argv[1], kLimit, &fd);
-  d = decrypt_layer(fd, &enc, &cek, 1, &enc);
+  d = decrypt_layer(fd, &enc, &cek, 1, enc);
   CHECK(d->decrypt_layer->decrypted && d->decrypt_layer->inner_opened == NULL);
   testing_expect_error(open_layer(fd, &d->decrypt_layer->inner), 8, "(--max-mime-parts)");
   smime__ipc__engine_response__free_unpacked(d, NULL);
-  v = verify_layer(fd, &opaque, 1, &opaque);
+  v = verify_layer(fd, &opaque, 1, opaque);
   CHECK(v->verify_layer->n_signers == 1 && v->verify_layer->inner_opened == NULL &&
         v->verify_layer->inner_assembled == NULL);
   testing_expect_error(open_layer(fd, &v->verify_layer->inner), 8, "(--max-mime-parts)");

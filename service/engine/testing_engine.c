@@ -20,6 +20,7 @@ pid_t testing_engine_start(const char *path, const char *const *args, int *out_f
   char *argv[16] = {(char *)path, "--fd", "3"};
   size_t n = 3;
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  /* The child's end moves off fd 3, so that dup2 really copies it. */
   int child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
   CHECK(child >= 0);
   for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
