@@ -6,7 +6,10 @@
  * front only ever sees identifiers, verdicts and entity bytes.
  *
  * engine_incoming_open.c:    open_layer: what the entity is and what the front must
- *                            look up.
+ *                            look up; verify_layer and decrypt_layer answer it for the
+ *                            inner entity too when asked (open_inner), and
+ *                            assemble_opened when that entity is the innermost
+ *                            (incoming_answer_inner), saving the front round trips.
  * engine_incoming_verify.c:  verify_layer: the signed layer's verdicts (cms_verify
  *                            answers the cryptographic question; trust, dates, weak
  *                            algorithms and the sender are decided there).
@@ -42,6 +45,31 @@ Smime__Ipc__LayerKind layer_kind_of(const LAYER_INPUT *in);
 
 /* signed_der returns the SignedData bytes of a signed layer. */
 void signed_der(const LAYER_INPUT *in, const uint8_t **der, size_t *len);
+
+/* incoming_open_entity is open_layer: it classifies the outermost S/MIME layer of
+ * |entity| (with |top|, also the message's facts) into a response in |arena|. Returns
+ * NULL with |err| only for limits and memory: a broken layer is an answer. */
+Smime__Ipc__EngineOpenLayerResponse *incoming_open_entity(ARENA *arena,
+                                                          const ProtobufCBinaryData *entity,
+                                                          int top, STATUS *err);
+
+/* incoming_assemble is assemble_opened: |message| with its content replaced by
+ * |entity|, in |arena|; NULL with |err| on failure. */
+Smime__Ipc__EngineAssembleOpenedResponse *incoming_assemble(ARENA *arena,
+                                                           const ProtobufCBinaryData *message,
+                                                           const ProtobufCBinaryData *entity,
+                                                           STATUS *err);
+
+/* incoming_answer_inner sets the inner_opened and inner_assembled of verify_layer and
+ * decrypt_layer for their |inner| entity: with |open_inner|, |*opened| to
+ * incoming_open_entity(|inner|, top false); with a |message| too, when that entity is
+ * neither signed nor enveloped (the front's walk stops there), |*assembled| to
+ * incoming_assemble(|message|, |inner|). A failure leaves the answer NULL: the front
+ * then asks open_layer or assemble_opened, which answers the same error in its place. */
+void incoming_answer_inner(ARENA *arena, int open_inner, const ProtobufCBinaryData *message,
+                           const ProtobufCBinaryData *inner,
+                           Smime__Ipc__EngineOpenLayerResponse **opened,
+                           Smime__Ipc__EngineAssembleOpenedResponse **assembled);
 
 /* identifier_new makes a CmsIdentifier (issuerAndSerialNumber and/or subjectKeyIdentifier)
  * in |arena|, or NULL when out of memory. */

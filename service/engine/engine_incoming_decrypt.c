@@ -68,35 +68,53 @@ out:
   }
   cms_envelope_free(env);
   layer_input_cleanup(&in);
+  /* The inner entity is opened once the layer's own parse is freed (peak memory). */
+  if (ok && r->decrypted) {
+    incoming_answer_inner(arena, q->open_inner, &q->assemble_message, &r->inner,
+                          &r->inner_opened, &r->inner_assembled);
+  }
   return ok;
 }
 
-int engine_op_assemble_opened(ARENA *arena, const Smime__Ipc__EngineRequest *req,
-                              Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineAssembleOpenedRequest *q = req->assemble_opened;
+Smime__Ipc__EngineAssembleOpenedResponse *incoming_assemble(ARENA *arena,
+                                                           const ProtobufCBinaryData *message,
+                                                           const ProtobufCBinaryData *entity,
+                                                           STATUS *err) {
   Smime__Ipc__EngineAssembleOpenedResponse *r = arena_alloc(arena, sizeof(*r));
   uint8_t *out = NULL;
   size_t out_len = 0;
   MIME_LIMITS lim;
   int ok = 0;
   if (r == NULL) {
-    return incoming_oom(err);
+    incoming_oom(err);
+    return NULL;
   }
   smime__ipc__engine_assemble_opened_response__init(r);
   engine_mime_limits(&lim);
-  if (!mime_build_replace_content(q->message.data, q->message.len, q->entity.data,
-                                  q->entity.len, &lim, &out, &out_len, err)) {
+  if (!mime_build_replace_content(message->data, message->len, entity->data, entity->len,
+                                  &lim, &out, &out_len, err)) {
     goto out;
   }
   if (!incoming_copy_bytes(arena, &r->message, out, out_len)) {
     incoming_oom(err);
     goto out;
   }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED;
-  resp->assemble_opened = r;
   ok = 1;
 
 out:
   free(out);
-  return ok;
+  return ok ? r : NULL;
+}
+
+int engine_op_assemble_opened(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                              Smime__Ipc__EngineResponse *resp, STATUS *err) {
+  const Smime__Ipc__EngineAssembleOpenedRequest *q = req->assemble_opened;
+  Smime__Ipc__EngineAssembleOpenedResponse *r =
+      incoming_assemble(arena, &q->message, &q->entity, err);
+  if (r == NULL) {
+    return 0;
+  }
+  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED;
+  resp->assemble_opened = r;
+  return 1;
 }

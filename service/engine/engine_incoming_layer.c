@@ -36,6 +36,26 @@ int incoming_oom(STATUS *err) {
 }
 
 
+void incoming_answer_inner(ARENA *arena, int open_inner, const ProtobufCBinaryData *message,
+                           const ProtobufCBinaryData *inner,
+                           Smime__Ipc__EngineOpenLayerResponse **opened,
+                           Smime__Ipc__EngineAssembleOpenedResponse **assembled) {
+  STATUS ignored;
+  *opened = NULL;
+  *assembled = NULL;
+  if (!open_inner) {
+    return;
+  }
+  *opened = incoming_open_entity(arena, inner, 0, &ignored);
+  if (*opened == NULL || message->len == 0 ||
+      (*opened)->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_SIGNED ||
+      (*opened)->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_ENVELOPED ||
+      (*opened)->kind == SMIME__IPC__LAYER_KIND__LAYER_KIND_AUTH_ENVELOPED) {
+    return;
+  }
+  *assembled = incoming_assemble(arena, message, inner, &ignored);
+}
+
 void layer_input_cleanup(LAYER_INPUT *in) {
   mime_signed_free(in->sig);
   mime_pkcs7_free(in->p7);

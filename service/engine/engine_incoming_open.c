@@ -1,4 +1,5 @@
-/* engine_incoming_open.c: open_layer (see engine_incoming.h). */
+/* engine_incoming_open.c: open_layer, also for verify_layer's and decrypt_layer's inner
+ * entity (see engine_incoming.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -273,21 +274,22 @@ out:
   return ok;
 }
 
-int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
-                         Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineOpenLayerRequest *q = req->open_layer;
+Smime__Ipc__EngineOpenLayerResponse *incoming_open_entity(ARENA *arena,
+                                                          const ProtobufCBinaryData *entity,
+                                                          int top, STATUS *err) {
   Smime__Ipc__EngineOpenLayerResponse *r = arena_alloc(arena, sizeof(*r));
   LAYER_INPUT in;
   int ok = 0;
   memset(&in, 0, sizeof(in));
   if (r == NULL) {
-    return incoming_oom(err);
+    incoming_oom(err);
+    return NULL;
   }
   smime__ipc__engine_open_layer_response__init(r);
-  if (!layer_input_open(&q->entity, &in, err)) {
+  if (!layer_input_open(entity, &in, err)) {
     goto out;
   }
-  if (q->top && !message_facts(arena, mime_tree_root(in.tree), r, err)) {
+  if (top && !message_facts(arena, mime_tree_root(in.tree), r, err)) {
     goto out;
   }
   r->kind = layer_kind_of(&in);
@@ -314,11 +316,21 @@ int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
       goto out;
     }
   }
-  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_OPEN_LAYER;
-  resp->open_layer = r;
   ok = 1;
 
 out:
   layer_input_cleanup(&in);
-  return ok;
+  return ok ? r : NULL;
+}
+
+int engine_op_open_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
+                         Smime__Ipc__EngineResponse *resp, STATUS *err) {
+  const Smime__Ipc__EngineOpenLayerRequest *q = req->open_layer;
+  Smime__Ipc__EngineOpenLayerResponse *r = incoming_open_entity(arena, &q->entity, q->top, err);
+  if (r == NULL) {
+    return 0;
+  }
+  resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_OPEN_LAYER;
+  resp->open_layer = r;
+  return 1;
 }

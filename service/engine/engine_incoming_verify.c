@@ -604,5 +604,10 @@ out:
   trust_cleanup(&trust);
   free(store);
   layer_input_cleanup(&in);
+  /* The inner entity is opened once the layer's own parse is freed (peak memory). */
+  if (ok && r->has_inner) {
+    incoming_answer_inner(arena, q->open_inner, &q->assemble_message, &r->inner,
+                          &r->inner_opened, &r->inner_assembled);
+  }
   return ok;
 }

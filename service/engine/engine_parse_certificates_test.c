@@ -3,59 +3,19 @@
  * chain with text around it, DER certificates given as a list (a repeated one listed
  * once), a PKCS#12 (recognised, not read), a PEM key+certificate bundle, and errors
  * answered as Error bodies on the same connection. */
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "service/ipc/frame.h"
+#include "service/engine/testing_engine.h"
 #include "smime/ipc/ipc.pb-c.h"
 #include "tests/ctest/check.h"
 
-
-extern char **environ;
-
 static char g_pki[4096];
-
-/* start_engine runs the engine |path| with its end of a socketpair as fd 3. */
-static pid_t start_engine(const char *path, int *out_fd) {
-  int sv[2];
-  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-  int child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-  CHECK(child >= 0);
-  posix_spawn_file_actions_t fa;
-  CHECK(posix_spawn_file_actions_init(&fa) == 0);
-  CHECK(posix_spawn_file_actions_adddup2(&fa, child, 3) == 0);
-  char *argv[] = {(char *)path, "--fd", "3", NULL};
-  pid_t pid;
-  CHECK(posix_spawn(&pid, path, &fa, NULL, argv, environ) == 0);
-  posix_spawn_file_actions_destroy(&fa);
-  close(child);
-  close(sv[1]);
-  *out_fd = sv[0];
-  return pid;
-}
 
 /* read_pki reads the PKI's file |name|. */
 static uint8_t *read_pki(const char *name, size_t *out_len) {
-  char path[4200];
-  snprintf(path, sizeof(path), "%s/%s", g_pki, name);
-  FILE *f = fopen(path, "rb");
-  CHECK(f != NULL);
-  CHECK(fseek(f, 0, SEEK_END) == 0);
-  long len = ftell(f);
-  CHECK(len > 0);
-  CHECK(fseek(f, 0, SEEK_SET) == 0);
-  uint8_t *buf = malloc((size_t)len);
-  CHECK(buf != NULL);
-  CHECK(fread(buf, 1, (size_t)len, f) == (size_t)len);
-  fclose(f);
-  *out_len = (size_t)len;
-  return buf;
+  return testing_read_file(g_pki, name, out_len);
 }
 
 /* call sends one parse_certificates request and returns the engine's response (free
@@ -70,32 +30,9 @@ static Smime__Ipc__EngineResponse *call(int fd, uint64_t id, const uint8_t *data
   parse.der = der;
   parse.n_der = n_der;
   Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
-  req.request_id = id;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_PARSE_CERTIFICATES;
   req.parse_certificates = &parse;
-  CHECK(frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST,
-                            &req.base, 10000) == FRAME_OK);
-  ProtobufCMessage *msg = NULL;
-  CHECK(frame_read_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
-                           &smime__ipc__engine_response__descriptor, &msg,
-                           10000) == FRAME_OK);
-  Smime__Ipc__EngineResponse *resp = (Smime__Ipc__EngineResponse *)msg;
-  CHECK(resp->request_id == id);
-  return resp;
-}
-
-/* expect_error checks that |resp| is an Error with |code| whose message contains
- * |part|, and frees it. */
-static void expect_error(Smime__Ipc__EngineResponse *resp, uint32_t code,
-                         const char *part) {
-  CHECK(resp->body_case == SMIME__IPC__ENGINE_RESPONSE__BODY_ERROR);
-  if (resp->error->code != code || strstr(resp->error->message, part) == NULL) {
-    fprintf(stderr, "got %u [%s], want %u [...%s...]\n", resp->error->code,
-            resp->error->message, code, part);
-  }
-  CHECK(resp->error->code == code);
-  CHECK(strstr(resp->error->message, part) != NULL);
-  smime__ipc__engine_response__free_unpacked(resp, NULL);
+  return testing_engine_call(fd, id, &req);
 }
 
 /* answer returns |resp|'s parse_certificates body, checking it is one. */
@@ -110,16 +47,10 @@ static Smime__Ipc__EngineParseCertificatesResponse *answer(
 
 int main(int argc, char **argv) {
   CHECK(argc == 3);
-  const char *tmp = getenv("TEST_TMPDIR");
-  snprintf(g_pki, sizeof(g_pki), "%s/pki.XXXXXX", tmp != NULL ? tmp : "/tmp");
-  CHECK(mkdtemp(g_pki) != NULL);
-  char cmd[8400];
-  snprintf(cmd, sizeof(cmd), "OPENSSL_CONF=/dev/null bash '%s' '%s' >/dev/null", argv[2],
-           g_pki);
-  CHECK(system(cmd) == 0);
+  testing_make_pki(argv[2], g_pki, sizeof(g_pki));
 
   int fd;
-  pid_t pid = start_engine(argv[1], &fd);
+  pid_t pid = testing_engine_start(argv[1], NULL, &fd);
   size_t alice_len, chain_len, len;
   uint8_t *alice = read_pki("alice.der", &alice_len);
   uint8_t *chain = read_pki("chain.pem", &chain_len);
@@ -154,9 +85,9 @@ int main(int argc, char **argv) {
 
   /* A file that is no certificate file. */
   static const char kText[] = "hello, this is not a certificate\n";
-  expect_error(call(fd, 2, (const uint8_t *)kText, strlen(kText), NULL, 0), 3,
-               "not a certificate file: expected PEM, DER, PKCS#7 or PKCS#12 (first bytes "
-               "look like text without a PEM block)");
+  testing_expect_error(call(fd, 2, (const uint8_t *)kText, strlen(kText), NULL, 0), 3,
+                       "not a certificate file: expected PEM, DER, PKCS#7 or PKCS#12 "
+                       "(first bytes look like text without a PEM block)");
 
   /* DER certificates as a list: a repeated one is listed once. */
   ProtobufCBinaryData der[3] = {{alice_len, alice}, {alice_len, alice}, {5, NULL}};
@@ -166,21 +97,22 @@ int main(int argc, char **argv) {
   CHECK(a->certificates[0]->der.len == alice_len);
   smime__ipc__engine_response__free_unpacked(resp, NULL);
   der[2].data = (uint8_t *)"\x30\x03\x02\x01\x01";
-  expect_error(call(fd, 4, NULL, 0, der, 3), 3,
-               "certificate 3 of 3: not a valid X.509 certificate (ASN.1 error at "
-               "tbsCertificate, offset 2: expected SEQUENCE, found INTEGER)");
+  testing_expect_error(call(fd, 4, NULL, 0, der, 3), 3,
+                       "certificate 3 of 3: not a valid X.509 certificate (ASN.1 error at "
+                       "tbsCertificate, offset 2: expected SEQUENCE, found INTEGER)");
 
   /* Both forms at once, and neither. */
-  expect_error(call(fd, 5, chain, chain_len, der, 1), 3, "not both");
-  expect_error(call(fd, 6, NULL, 0, NULL, 0), 3, "the file is empty");
+  testing_expect_error(call(fd, 5, chain, chain_len, der, 1), 3, "not both");
+  testing_expect_error(call(fd, 6, NULL, 0, NULL, 0), 3, "the file is empty");
 
   /* A PEM chain whose second block is broken: the whole file fails, naming it. */
   char *second = strstr(strstr((char *)chain, "-----END CERTIFICATE-----"),
                         "-----BEGIN CERTIFICATE-----\n");
   CHECK(second != NULL);
   second[28 + 4] = '*';
-  expect_error(call(fd, 7, chain, chain_len, NULL, 0), 3,
-               "PEM block 2 (CERTIFICATE) is not valid base64 (character 0x2a on line");
+  testing_expect_error(call(fd, 7, chain, chain_len, NULL, 0), 3,
+                       "PEM block 2 (CERTIFICATE) is not valid base64 (character 0x2a "
+                       "on line");
 
   /* A PKCS#12: recognised, left to the keystore. */
   uint8_t *p12 = read_pki("alice.p12", &len);
@@ -206,15 +138,10 @@ int main(int argc, char **argv) {
   free(dsa);
 
   /* The engine is still there: end of stream ends it cleanly. */
-  CHECK(shutdown(fd, SHUT_WR) == 0);
-  int st = 0;
-  CHECK(waitpid(pid, &st, 0) == pid);
-  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  close(fd);
+  testing_engine_stop(pid, fd);
   free(alice);
   free(chain);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_pki);
-  CHECK(system(cmd) == 0);
+  testing_remove_dir(g_pki);
   printf("engine_parse_certificates_test: all passed\n");
   return 0;
 }

@@ -264,6 +264,12 @@ char *metrics_render(WORKER_POOL *pool, const char *version, size_t *out_len) {
                     "smimed_worker_restarts_total{worker=\"engine\"} %u\n"
                     "smimed_worker_restarts_total{worker=\"keystore\"} %u\n",
                 ws.engine_restarts, ws.keystore_restarts);
+    text_printf(&t, "# HELP smimed_worker_requests_total Requests sent to worker processes.\n"
+                    "# TYPE smimed_worker_requests_total counter\n"
+                    "smimed_worker_requests_total{worker=\"engine\"} %llu\n"
+                    "smimed_worker_requests_total{worker=\"keystore\"} %llu\n",
+                (unsigned long long)ws.engine_requests,
+                (unsigned long long)ws.keystore_requests);
   }
   render_database(&t);
   text_printf(&t, "# HELP smimed_build_info The running smimed's version.\n"

@@ -90,6 +90,10 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(m["smimed_engines"], 2)
         self.assertEqual(m['smimed_worker_restarts_total{worker="engine"}'], 0)
         self.assertEqual(m['smimed_worker_restarts_total{worker="keystore"}'], 0)
+        # Each GetSettings asks both workers a hello, the plain DecryptVerify one engine
+        # request (open_layer); the start's hellos are not counted.
+        self.assertEqual(m['smimed_worker_requests_total{worker="engine"}'], 3 + 1)
+        self.assertEqual(m['smimed_worker_requests_total{worker="keystore"}'], 3)
         self.assertEqual(m['smimed_build_info{version="0.1.0"}'], 1)
         self.assertLessEqual(abs(m["smimed_process_start_time_seconds"] - time.time()), 600)
         # The audit queue is empty between calls; the query cache is on (its change
@@ -106,7 +110,8 @@ class MetricsTest(unittest.TestCase):
                                 before + 3)
         # Every sample line has HELP and TYPE.
         for name in ("smimed_rpc_total", "smimed_rpc_duration_seconds", "smimed_engines",
-                     "smimed_worker_restarts_total", "smimed_rpc_in_flight",
+                     "smimed_worker_restarts_total", "smimed_worker_requests_total",
+                     "smimed_rpc_in_flight",
                      "smimed_audit_queue_depth", "smimed_query_cache_hits_total",
                      "smimed_query_cache_misses_total", "smimed_query_cache_entries",
                      "smimed_query_cache_enabled", "smimed_query_cache_invalidations_total"):

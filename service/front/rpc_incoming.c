@@ -6,7 +6,11 @@
  * a signature, wrapped private keys for the recipients), the engine verifies
  * (verify_layer) or the keystore recovers the content key and the engine decrypts
  * (unwrap_cek, decrypt_layer); the innermost entity then replaces the message's
- * content (assemble_opened).
+ * content (assemble_opened). verify_layer and decrypt_layer answer open_layer for the
+ * entity they produce too (open_inner), so a layer below the top costs no open_layer
+ * round trip of its own, and, given a message of at most ASSEMBLE_INLINE_MAX bytes,
+ * assemble_opened when that entity is the innermost; when an answer is missing the
+ * walk asks open_layer or assemble_opened.
  *
  * Several signers of one SignedData give one Layer each (same kind and format), in
  * SignerInfo order, so each verdict stands on its own.
@@ -40,6 +44,11 @@
 /* MAX_HINTS bounds the retry hints one call records. */
 #define MAX_HINTS 32
 
+/* ASSEMBLE_INLINE_MAX bounds the messages sent along with verify_layer and
+ * decrypt_layer to be assembled there: above it the bytes sent again cost more than
+ * the round trip saved, and two copies of the message would near FRAME_MAX_BODY. */
+#define ASSEMBLE_INLINE_MAX (1u << 20)
+
 static int oom(STATUS *err) { return status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory"); }
 
 /* HINT is one thing a failed layer was missing (incoming_store.h INCOMING_NEED_*). */
@@ -57,9 +66,18 @@ typedef struct walk_st {
   size_t cap_layers;
   /* The message's facts, from the first open_layer answer (owned by |top|). */
   Smime__Ipc__EngineResponse *top;
-  /* The entity being opened and the response that holds it (NULL: the request). */
+  /* The entity being opened and the response that holds it (NULL: the request), with
+   * what that response answered about it: open_layer's answer (owned by the walk until
+   * taken) and assemble_opened's (held by |cur_owner|), each NULL when missing. */
   ProtobufCBinaryData cur;
   Smime__Ipc__EngineResponse *cur_owner;
+  Smime__Ipc__EngineOpenLayerResponse *cur_opened;
+  const Smime__Ipc__EngineAssembleOpenedResponse *cur_assembled;
+  /* open_inner: ask verify_layer and decrypt_layer to open the entity they produce
+   * (the walk will open it: --max-layers is not reached); assemble: the message to
+   * send along with them for assemble_opened, or empty. */
+  int open_inner;
+  ProtobufCBinaryData assemble;
   int verified, decrypted, failed;
   HINT hints[MAX_HINTS];
   size_t n_hints;
@@ -76,6 +94,9 @@ static void walk_cleanup(WALK *w) {
   }
   for (size_t i = 0; i < w->n_fingerprints; i++) {
     free(w->fingerprints[i]);
+  }
+  if (w->cur_opened != NULL) {
+    smime__ipc__engine_open_layer_response__free_unpacked(w->cur_opened, NULL);
   }
   if (w->cur_owner != NULL) {
     smime__ipc__engine_response__free_unpacked(w->cur_owner, NULL);
@@ -102,11 +123,19 @@ static void walk_note(WALK *w, const char *fmt, ...) {
 }
 
 /* walk_advance makes |inner| (held by |owner|, which the walk takes) the entity to
- * open next. */
-static void walk_advance(WALK *w, Smime__Ipc__EngineResponse *owner, ProtobufCBinaryData inner) {
+ * open next, with the engine's |*opened| (taken: set to NULL) and |assembled| for it. */
+static void walk_advance(WALK *w, Smime__Ipc__EngineResponse *owner, ProtobufCBinaryData inner,
+                         Smime__Ipc__EngineOpenLayerResponse **opened,
+                         const Smime__Ipc__EngineAssembleOpenedResponse *assembled) {
   Smime__Ipc__EngineResponse *old = w->cur_owner;
+  if (w->cur_opened != NULL) {
+    smime__ipc__engine_open_layer_response__free_unpacked(w->cur_opened, NULL);
+  }
   w->cur = inner;
   w->cur_owner = owner;
+  w->cur_opened = *opened;
+  *opened = NULL;
+  w->cur_assembled = assembled;
   if (old != NULL) {
     smime__ipc__engine_response__free_unpacked(old, NULL);
   }
@@ -322,6 +351,8 @@ static int walk_signed(WALK *w, const Smime__Ipc__EngineOpenLayerResponse *ol, i
   q.now = (int64_t)w->now;
   q.has_message_date = w->top->open_layer->has_date;
   q.message_date = w->top->open_layer->date;
+  q.open_inner = w->open_inner;
+  q.assemble_message = w->assemble;
   req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_VERIFY_LAYER;
   req.verify_layer = &q;
   if (!engine_call(w->app, w->info, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER, &resp,
@@ -389,7 +420,7 @@ static int walk_signed(WALK *w, const Smime__Ipc__EngineOpenLayerResponse *ol, i
     walk_note(w, "signature %s: %s", signature_status_name(s->status), s->comment);
   }
   if (v->has_inner) {
-    walk_advance(w, resp, v->inner);
+    walk_advance(w, resp, v->inner, &resp->verify_layer->inner_opened, v->inner_assembled);
     resp = NULL;
     *go_on = 1;
   }
@@ -437,6 +468,8 @@ static int try_key(WALK *w, const INCOMING_KEY_MATCH *m,
   dq.entity = w->cur;
   dq.recipient_index = r->index;
   dq.cek = kresp->unwrap_cek->cek;
+  dq.open_inner = w->open_inner;
+  dq.assemble_message = w->assemble;
   dreq.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_DECRYPT_LAYER;
   dreq.decrypt_layer = &dq;
   ok = engine_call(w->app, w->info, &dreq, SMIME__IPC__ENGINE_RESPONSE__BODY_DECRYPT_LAYER, out,
@@ -536,7 +569,8 @@ static int walk_enveloped(WALK *w, const Smime__Ipc__EngineOpenLayerResponse *ol
                ol->cipher_name, key_transport_name(l->key_transport),
                l->recipient_certificate != NULL ? l->recipient_certificate->subject
                                                 : "a stored certificate");
-      walk_advance(w, d, d->decrypt_layer->inner);
+      walk_advance(w, d, d->decrypt_layer->inner, &d->decrypt_layer->inner_opened,
+                   d->decrypt_layer->inner_assembled);
       *go_on = 1;
       goto done;
     }
@@ -640,6 +674,8 @@ static int walk_audit(WALK *w, const STATUS *why, STATUS *err) {
 /* walk_message opens every layer and builds the response's message. */
 static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err) {
   Smime__Ipc__EngineResponse *ol = NULL;
+  Smime__Ipc__EngineOpenLayerResponse *opened = NULL;
+  const ProtobufCBinaryData none = {0, NULL};
   int depth = 0;
   if (!open_layer(w, message, 1, &w->top, err)) {
     return 0;
@@ -648,8 +684,13 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
   for (depth = 0; depth < (int)w->app->max_layers; depth++) {
     int go_on = 0;
     const Smime__Ipc__EngineOpenLayerResponse *o;
+    w->open_inner = depth + 1 < (int)w->app->max_layers;
+    w->assemble = w->open_inner && message->len <= ASSEMBLE_INLINE_MAX ? *message : none;
     if (depth == 0) {
       o = w->top->open_layer;
+    } else if (w->cur_opened != NULL) {
+      o = opened = w->cur_opened;
+      w->cur_opened = NULL;
     } else {
       if (!open_layer(w, &w->cur, 0, &ol, err)) {
         return 0;
@@ -666,6 +707,10 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
     if (ol != NULL) {
       smime__ipc__engine_response__free_unpacked(ol, NULL);
       ol = NULL;
+    }
+    if (opened != NULL) {
+      smime__ipc__engine_open_layer_response__free_unpacked(opened, NULL);
+      opened = NULL;
     }
     if (!ok) {
       return 0;
@@ -687,25 +732,31 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
     w->resp->message.len = message->len;
     return 1;
   }
-  Smime__Ipc__EngineAssembleOpenedRequest aq = SMIME__IPC__ENGINE_ASSEMBLE_OPENED_REQUEST__INIT;
-  Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
+  const Smime__Ipc__EngineAssembleOpenedResponse *assembled = w->cur_assembled;
   Smime__Ipc__EngineResponse *a = NULL;
-  aq.message = *message;
-  aq.entity = w->cur;
-  req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ASSEMBLE_OPENED;
-  req.assemble_opened = &aq;
-  if (!engine_call(w->app, w->info, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED, &a,
-                   err)) {
-    return 0;
+  if (assembled == NULL) {
+    Smime__Ipc__EngineAssembleOpenedRequest aq = SMIME__IPC__ENGINE_ASSEMBLE_OPENED_REQUEST__INIT;
+    Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
+    aq.message = *message;
+    aq.entity = w->cur;
+    req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ASSEMBLE_OPENED;
+    req.assemble_opened = &aq;
+    if (!engine_call(w->app, w->info, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_ASSEMBLE_OPENED,
+                     &a, err)) {
+      return 0;
+    }
+    assembled = a->assemble_opened;
   }
   /* Take the bytes over from the worker's response. */
-  ProtobufCBinaryData *m = &a->assemble_opened->message;
+  const ProtobufCBinaryData *m = &assembled->message;
   w->resp->message.data = malloc(m->len > 0 ? m->len : 1);
   if (w->resp->message.data != NULL) {
     memcpy(w->resp->message.data, m->data, m->len);
     w->resp->message.len = m->len;
   }
-  smime__ipc__engine_response__free_unpacked(a, NULL);
+  if (a != NULL) {
+    smime__ipc__engine_response__free_unpacked(a, NULL);
+  }
   return w->resp->message.data != NULL ? 1 : oom(err);
 }
 

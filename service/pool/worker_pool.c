@@ -78,6 +78,7 @@ typedef struct worker_group_st {
   struct pollfd *scan; /* scratch for the idle scan, used under mu */
   unsigned n;
   unsigned restarts;
+  uint64_t requests; /* calls that took a slot */
   uint64_t next_id;
 } GROUP;
 
@@ -402,6 +403,7 @@ static int group_take(GROUP *g, int64_t deadline, WORKER **out_w, int *out_dead,
         *out_dead = 1;
       }
       *out_id = ++g->next_id;
+      g->requests++;
       ret = 1;
       break;
     }
@@ -888,9 +890,11 @@ void worker_pool_stats(WORKER_POOL *pool, WORKER_POOL_STATS *out) {
   pthread_mutex_lock(&pool->engines.mu);
   out->engines = pool->engines.n;
   out->engine_restarts = pool->engines.restarts;
+  out->engine_requests = pool->engines.requests;
   pthread_mutex_unlock(&pool->engines.mu);
   pthread_mutex_lock(&pool->keystore.mu);
   out->keystore_restarts = pool->keystore.restarts;
+  out->keystore_requests = pool->keystore.requests;
   pthread_mutex_unlock(&pool->keystore.mu);
 }
 

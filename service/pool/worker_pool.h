@@ -39,6 +39,10 @@ typedef struct worker_pool_stats_st {
   unsigned engines;
   unsigned engine_restarts;
   unsigned keystore_restarts;
+  /* engine_requests and keystore_requests count worker_pool_engine_call and
+   * worker_pool_keystore_call (not the hellos of worker_pool_start and of restarts). */
+  uint64_t engine_requests;
+  uint64_t keystore_requests;
 } WORKER_POOL_STATS;
 
 /* worker_pool_start spawns the workers and checks each answers a hello (every keystore

@@ -240,6 +240,7 @@ static void test_pool(void) {
   CHECK(stats.engines == 2);
   CHECK(stats.engine_restarts == 0);
   CHECK(stats.keystore_restarts == 0);
+  CHECK(stats.engine_requests == 0 && stats.keystore_requests == 0); /* start not counted */
   int pids[4];
   CHECK(worker_pool_engine_pids(pool, pids, 4) == 2);
   CHECK(pids[0] != pids[1]);
@@ -274,6 +275,7 @@ static void test_pool(void) {
   CHECK(pid != pids[0]);
   worker_pool_stats(pool, &stats);
   CHECK(stats.engine_restarts == 1);
+  CHECK(stats.engine_requests == 6 * 50 + 1 && stats.keystore_requests == 0);
   int now[4];
   CHECK(worker_pool_engine_pids(pool, now, 4) == 2);
   CHECK(!contains(now, 2, pids[0]));
@@ -298,6 +300,7 @@ static void test_pool(void) {
   worker_pool_stats(pool, &stats);
   CHECK(stats.keystore_restarts == 1);
   CHECK(stats.engine_restarts == 1);
+  CHECK(stats.engine_requests == 6 * 50 + 1 && stats.keystore_requests == 2);
 
   /* A restarted keystore refuses a KEK file replaced behind smimed's back (rather than
    * serve a different key), and says so in an Error answer. */

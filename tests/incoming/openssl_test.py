@@ -1,14 +1,17 @@
 """openssl_test: DecryptVerify on messages made by the OpenSSL 3 command line (each
 signature and decryption status), malformed CMS inside well-formed MIME, and
-ListRetryable, against the real daemon."""
+ListRetryable, against the real daemon; how many worker requests a DecryptVerify costs
+(smimed_worker_requests_total)."""
 
 import base64
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 import smimed_fixture as fx
 
@@ -28,7 +31,8 @@ class OpensslTest(unittest.TestCase):
     def setUpClass(cls):
         cls.pki = tempfile.mkdtemp(prefix="smimed-pki.")
         subprocess.run([fx.runfile("tests/pki/make_pki.sh"), cls.pki], check=True)
-        cls.d = fx.Daemon().start()
+        cls.port = fx.free_port()
+        cls.d = fx.Daemon(extra_args=["--metrics-listen", "127.0.0.1:%d" % cls.port]).start()
         fx.enable(cls.d)
         cls.d.call(CERTS + "ImportCertificates", data=cls.read("root.pem"))
         for name in ("bob", "dave"):
@@ -71,6 +75,21 @@ class OpensslTest(unittest.TestCase):
 
     def open(self, msg):
         return self.d.call(MSG + "DecryptVerify", message=msg)
+
+    def worker_requests(self):
+        """worker_requests: smimed_worker_requests_total by worker, from the metrics."""
+        url = "http://127.0.0.1:%d/metrics" % self.port
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        return {w: int(n) for w, n in re.findall(
+            r'^smimed_worker_requests_total\{worker="(\w+)"\} (\d+)$', text, re.M)}
+
+    def open_counted(self, msg):
+        """open_counted is open, with the engine and keystore requests it cost."""
+        before = self.worker_requests()
+        r = self.open(msg)
+        after = self.worker_requests()
+        return r, {w: after[w] - before[w] for w in after}
 
     def one_signature(self, msg, status):
         r = self.open(msg)
@@ -225,6 +244,26 @@ class OpensslTest(unittest.TestCase):
         self.assertEqual(r.layers[0].decryption_status, DECRYPTED)
         self.assertEqual(r.layers[1].signature_status, VALID, r.layers[1].comment)
         self.assertIn(b"Hello from the OpenSSL test.", r.message)
+
+    def test_worker_requests(self):
+        """Each layer costs one engine request (decrypt_layer also one unwrap_cek of the
+        keystore): verify_layer and decrypt_layer open the entity they produce, and
+        assemble the opened message when it is the innermost, up to 1 MiB."""
+        signed = self.sign()
+        big = CONTENT + (b"x" * 76 + b"\r\n") * 14000  # 1.1 MB
+        cases = [
+            (self.message(b"Content-Type: text/plain\r\n\r\nplain\r\n"), 1, 0),
+            (self.message(signed), 2, 0),
+            (self.message(self.encrypt(["bob"])), 2, 1),
+            (self.message(self.encrypt(["bob"], data=signed)), 3, 1),
+            # Over 1 MiB the message is not sent again: assemble_opened on its own.
+            (self.message(self.sign(data=big)), 3, 0),
+        ]
+        for msg, engine, keystore in cases:
+            r, cost = self.open_counted(msg)
+            self.assertEqual(cost, {"engine": engine, "keystore": keystore}, r.layers)
+            for l in r.layers:
+                self.assertIn(l.signature_status or l.decryption_status, (VALID, DECRYPTED))
 
     # Malformed input.
 
