@@ -5,7 +5,9 @@
  * and a Sync leave in one write and their results come back in one read. One round trip
  * per batch, however many entries share it, instead of one per statement: on this
  * machine every round trip costs both processes a wake-up (paravirtual context
- * switches), which was most of PostgreSQL's CPU per audit entry. */
+ * switches), which was most of PostgreSQL's CPU per audit entry. The connection is
+ * nonblocking while the batch is sent (and blocking again after), so that a batch of
+ * any size can neither block on a full socket nor leave the server blocked on one. */
 #ifndef SMIMED_DB_LOG_BATCH_H
 #define SMIMED_DB_LOG_BATCH_H
 
@@ -16,9 +18,7 @@
 #include "service/common/status.h"
 
 /* LOG_BATCH_MAX bounds one batch: a burst must not hold the log's ordering lock for
- * long, and in blocking pipeline mode the server's answers to a whole batch must fit
- * in the socket's buffers while we are still sending (a few hundred bytes per entry
- * here, against more than 200 KiB of buffer). */
+ * long. */
 #define LOG_BATCH_MAX 128
 
 /* LOG_WRITE_FN queues one entry's statements on |conn|, which is in pipeline mode

@@ -8,6 +8,8 @@
  *     fails UNAVAILABLE, not with an empty status, and the writer recovers;
  *   - with the database stopped every call fails UNAVAILABLE and none hangs; calls work
  *     again once it is back;
+ *   - a batch whose statements and answers exceed the socket buffers both ways goes
+ *     through (the writer reads while it sends);
  *   - log_writer_stop writes what is queued (every waiting caller gets its answer) and
  *     refuses calls that come while it does, also when repeated 100 times with 16
  *     callers (the race of callers still waking up while the writer is freed is
@@ -87,7 +89,13 @@ typedef struct entry_st {
   char tag[64];
   atomic_int *gate; /* not NULL: wait until it is set before writing (holds the writer) */
   int kill_self;    /* terminate this connection's backend, then fail */
+  int big;          /* first queue BIG_STATEMENTS large SELECTs (see test_big_batch) */
 } ENTRY;
+
+/* test_big_batch's entry: BIG_STATEMENTS statements each sending and answering
+ * BIG_BYTES, megabytes both ways, more than any socket buffer holds. */
+#define BIG_STATEMENTS 2000
+#define BIG_BYTES 2048
 
 static int insert_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *err) {
   ENTRY *e = arg;
@@ -104,6 +112,18 @@ static int insert_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d, 5000)", PQbackendPID(conn));
     exec_side(sql, NULL, 0);
     return status_set(err, STATUS_INTERNAL, "this entry failed");
+  }
+  int n_big = 0;
+  if (e->big) {
+    static char payload[BIG_BYTES + 1];
+    memset(payload, 'x', BIG_BYTES);
+    const char *p[1] = {payload};
+    for (; n_big < BIG_STATEMENTS; n_big++) {
+      if (!PQsendQueryParams(conn, "SELECT $1::text", 1, NULL, p, NULL, NULL, 0)) {
+        db_result_status(conn, NULL, "queueing", &broken, err);
+        return 0;
+      }
+    }
   }
   char thread[16], seq[16];
   snprintf(thread, sizeof(thread), "%d", e->thread);
@@ -122,8 +142,8 @@ static int insert_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *
     db_result_status(conn, NULL, "queueing", &broken, err);
     return 0;
   }
-  *out_id_statement = 1;
-  return 3;
+  *out_id_statement = n_big + 1;
+  return n_big + 3;
 }
 
 /* CALLER: a thread making |n| calls. */
@@ -357,6 +377,33 @@ static void test_connection_dies(DB *db) {
   log_writer_stop(w);
 }
 
+/* test_big_batch: an entry whose statements send and answer about 4 MiB each way. A
+ * writer that only wrote until the end of the batch would wait on a full socket while
+ * the server waited on its own, full of answers: the watchdog would end the test. */
+static void test_big_batch(DB *db) {
+  STATUS err;
+  status_clear(&err);
+  LOG_WRITER *w = log_writer_start(db, &err);
+  CHECK(w != NULL);
+  if (w == NULL) {
+    return;
+  }
+  ENTRY e;
+  memset(&e, 0, sizeof(e));
+  e.big = 1;
+  snprintf(e.tag, sizeof(e.tag), "big-batch");
+  int64_t id = -1;
+  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
+  CHECK(id > 0);
+  CHECK(count_rows("tag = 'big-batch'") == 1);
+  /* The connection went back to the pool blocking and usable. */
+  memset(&e, 0, sizeof(e));
+  snprintf(e.tag, sizeof(e.tag), "after-big-batch");
+  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
+  CHECK(count_rows("tag = 'after-big-batch'") == 1);
+  log_writer_stop(w);
+}
+
 /* test_database_down: every call fails UNAVAILABLE, quickly; back up, calls work. */
 static void test_database_down(DB *db, const char *dir, PG_CLUSTER **cluster) {
   STATUS err;
@@ -558,6 +605,8 @@ int main(void) {
   test_connection_dies(db);
   atomic_store(&g_phase, 4);
   test_stop_drains(db);
+  atomic_store(&g_phase, 7);
+  test_big_batch(db);
   atomic_store(&g_phase, 5);
   test_database_down(db, dir, &cluster);
   atomic_store(&g_phase, 6);
