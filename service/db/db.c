@@ -382,8 +382,6 @@ PGconn *db_acquire(DB *db, STATUS *err) {
       return NULL;
     }
     log_info("database: reconnected");
-    /* A batch that failed may have left it nonblocking (log_batch.c). */
-    PQsetnonblocking(slot->conn, 0);
   }
   slot->broken = 0;
   return slot->conn;

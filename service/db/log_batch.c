@@ -1,42 +1,14 @@
 /* log_batch.c: see log_batch.h. */
 #include "service/db/log_batch.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 
 #include "service/db/db.h"
-
-/* LOG_FLUSH_TIMEOUT_MS bounds a wait for the server to take the batch. */
-#define LOG_FLUSH_TIMEOUT_MS 60000
 
 /* send_fixed queues a statement without parameters (BEGIN, COMMIT, ROLLBACK). Pipeline
  * mode allows only the extended protocol, hence PQsendQueryParams. */
 static int send_fixed(PGconn *conn, const char *sql) {
   return PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
-}
-
-/* flush_batch sends what libpq holds of the batch (the connection is nonblocking).
- * While the socket is full it also reads: the server answers each statement as it
- * runs it, and if we only wrote, a large batch could fill its socket with answers and
- * stop it reading ours, each side then waiting for the other. libpq keeps what is read
- * for PQgetResult. Returns 0 if the connection failed or the server took nothing for
- * LOG_FLUSH_TIMEOUT_MS. */
-static int flush_batch(PGconn *conn) {
-  for (;;) {
-    int left = PQflush(conn);
-    if (left <= 0) {
-      return left == 0;
-    }
-    struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN | POLLOUT, .revents = 0};
-    int n = poll(&p, 1, LOG_FLUSH_TIMEOUT_MS);
-    if (n == 0 || (n < 0 && errno != EINTR)) {
-      return 0;
-    }
-    if ((p.revents & (POLLIN | POLLERR | POLLHUP)) != 0 && !PQconsumeInput(conn)) {
-      return 0;
-    }
-  }
 }
 
 /* BATCH_READ: where the results of a batch go as they are read, in the order the
@@ -118,8 +90,7 @@ int log_batch_write(PGconn *conn, LOG_ENTRY **entries, size_t n, STATUS *fatal) 
     status_set(fatal, STATUS_INTERNAL, "log batch of %zu entries", n);
     return -1;
   }
-  if (PQsetnonblocking(conn, 1) != 0 || !PQenterPipelineMode(conn) ||
-      !send_fixed(conn, "BEGIN")) {
+  if (!PQenterPipelineMode(conn) || !send_fixed(conn, "BEGIN")) {
     db_result_status(conn, NULL, "writing the audit log", &broken, fatal);
     return -1;
   }
@@ -139,13 +110,12 @@ int log_batch_write(PGconn *conn, LOG_ENTRY **entries, size_t n, STATUS *fatal) 
     r.n = i + 1;
   }
   if (!send_fixed(conn, queue_failed ? "ROLLBACK" : "COMMIT") || !PQpipelineSync(conn) ||
-      !flush_batch(conn) || !read_batch(conn, &r) || !PQexitPipelineMode(conn) ||
-      PQsetnonblocking(conn, 0) != 0) {
+      !read_batch(conn, &r) || !PQexitPipelineMode(conn)) {
     /* A COMMIT whose answer is lost leaves the outcome unknown: the entries are not
      * acknowledged (UNAVAILABLE), as a lone transaction's would not be. */
     db_result_status(conn, NULL, "writing the audit log", &broken, fatal);
     fatal->code = STATUS_UNAVAILABLE;
-    return -1; /* the caller drops the connection (db_acquire resets it, blocking) */
+    return -1;
   }
   if (r.committed && !queue_failed && !r.failed) {
     for (size_t i = 0; i < n; i++) {

@@ -5,9 +5,7 @@
  * and a Sync leave in one write and their results come back in one read. One round trip
  * per batch, however many entries share it, instead of one per statement: on this
  * machine every round trip costs both processes a wake-up (paravirtual context
- * switches), which was most of PostgreSQL's CPU per audit entry. The connection is
- * nonblocking while the batch is sent (and blocking again after), so that a batch of
- * any size can neither block on a full socket nor leave the server blocked on one. */
+ * switches), which was most of PostgreSQL's CPU per audit entry. */
 #ifndef SMIMED_DB_LOG_BATCH_H
 #define SMIMED_DB_LOG_BATCH_H
 
@@ -18,7 +16,8 @@
 #include "service/common/status.h"
 
 /* LOG_BATCH_MAX bounds one batch: a burst must not hold the log's ordering lock for
- * long. */
+ * long. (A batch of any size is safe to send whole before reading: libpq reads the
+ * server's answers whenever a write would block; log_writer_test sends 4 MiB.) */
 #define LOG_BATCH_MAX 128
 
 /* LOG_WRITE_FN queues one entry's statements on |conn|, which is in pipeline mode

@@ -9,7 +9,7 @@
  *   - with the database stopped every call fails UNAVAILABLE and none hangs; calls work
  *     again once it is back;
  *   - a batch whose statements and answers exceed the socket buffers both ways goes
- *     through (the writer reads while it sends);
+ *     through (libpq reads while its writes would block);
  *   - log_writer_stop writes what is queued (every waiting caller gets its answer) and
  *     refuses calls that come while it does, also when repeated 100 times with 16
  *     callers (the race of callers still waking up while the writer is freed is
@@ -377,9 +377,11 @@ static void test_connection_dies(DB *db) {
   log_writer_stop(w);
 }
 
-/* test_big_batch: an entry whose statements send and answer about 4 MiB each way. A
- * writer that only wrote until the end of the batch would wait on a full socket while
- * the server waited on its own, full of answers: the watchdog would end the test. */
+/* test_big_batch: an entry whose statements send and answer about 4 MiB each way, more
+ * than the socket buffers hold. The writer sends the whole batch before it reads; it
+ * relies on libpq, which reads what the server sends whenever a write would block, so
+ * that neither side waits on the other's full socket. A hang would end the test by
+ * the watchdog. */
 static void test_big_batch(DB *db) {
   STATUS err;
   status_clear(&err);
