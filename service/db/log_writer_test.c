@@ -347,15 +347,35 @@ static void test_failure_alone(DB *db) {
   log_writer_stop(w);
 }
 
+/* start_writer starts a writer on |db| (NULL, and the test failed, if it cannot). */
+static LOG_WRITER *start_writer(DB *db) {
+  STATUS err;
+  status_clear(&err);
+  LOG_WRITER *w = log_writer_start(db, &err);
+  CHECK(w != NULL);
+  return w;
+}
+
+/* write_tagged writes one plain entry tagged |tag| and checks its row is there. */
+static void write_tagged(LOG_WRITER *w, const char *tag) {
+  ENTRY e;
+  char where[128];
+  int64_t id = -1;
+  STATUS err;
+  memset(&e, 0, sizeof(e));
+  snprintf(e.tag, sizeof(e.tag), "%s", tag);
+  status_clear(&err);
+  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
+  snprintf(where, sizeof(where), "tag = '%s'", tag);
+  CHECK(count_rows(where) == 1);
+}
+
 /* test_connection_dies: the entry's backend is terminated under it; libpq notices only
  * at the writer's ROLLBACK. The call must fail UNAVAILABLE (the header: "If the
  * connection is lost, every entry of the batch fails UNAVAILABLE"), and the next call
  * must work. */
 static void test_connection_dies(DB *db) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
@@ -363,17 +383,13 @@ static void test_connection_dies(DB *db) {
   memset(&e, 0, sizeof(e));
   e.kill_self = 1;
   int64_t id = -1;
+  STATUS err;
   status_clear(&err);
   CHECK(!log_writer_run(w, insert_entry, &e, &id, &err));
   CHECK(err.code != STATUS_OK);
   CHECK_STATUS(err, STATUS_UNAVAILABLE);
   CHECK(id == -1);
-
-  memset(&e, 0, sizeof(e));
-  snprintf(e.tag, sizeof(e.tag), "after-kill");
-  status_clear(&err);
-  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
-  CHECK(count_rows("tag = 'after-kill'") == 1);
+  write_tagged(w, "after-kill");
   log_writer_stop(w);
 }
 
@@ -383,10 +399,7 @@ static void test_connection_dies(DB *db) {
  * that neither side waits on the other's full socket. A hang would end the test by
  * the watchdog. */
 static void test_big_batch(DB *db) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
@@ -395,14 +408,13 @@ static void test_big_batch(DB *db) {
   e.big = 1;
   snprintf(e.tag, sizeof(e.tag), "big-batch");
   int64_t id = -1;
+  STATUS err;
+  status_clear(&err);
   CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
   CHECK(id > 0);
   CHECK(count_rows("tag = 'big-batch'") == 1);
-  /* The connection went back to the pool blocking and usable. */
-  memset(&e, 0, sizeof(e));
-  snprintf(e.tag, sizeof(e.tag), "after-big-batch");
-  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
-  CHECK(count_rows("tag = 'after-big-batch'") == 1);
+  /* The connection went back to the pool usable. */
+  write_tagged(w, "after-big-batch");
   log_writer_stop(w);
 }
 
