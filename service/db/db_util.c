@@ -276,3 +276,23 @@ void format_utc_time(int64_t t, char *out, size_t out_len) {
   }
   strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+char *text_array_literal(const char *const *items, size_t n, size_t max_bytes) {
+  STRBUF b;
+  strbuf_init(&b);
+  strbuf_puts(&b, "{");
+  for (size_t i = 0; i < n; i++) {
+    char *a = utf8_sanitize(items[i], max_bytes);
+    if (a == NULL) {
+      strbuf_cleanup(&b);
+      return NULL;
+    }
+    ascii_lower(a);
+    strbuf_append_array_element(&b, a);
+    free(a);
+  }
+  strbuf_puts(&b, "}");
+  char *s = strbuf_take(&b);
+  strbuf_cleanup(&b);
+  return s;
+}

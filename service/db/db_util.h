@@ -38,6 +38,12 @@ char *strbuf_take(STRBUF *sb);
  * the first. The literal is passed as a query parameter, never spliced into SQL. */
 void strbuf_append_array_element(STRBUF *sb, const char *s);
 
+/* text_array_literal writes |n| strings as a PostgreSQL array literal ("{...}", each
+ * element quoted by strbuf_append_array_element), each made valid UTF-8 and cut to
+ * |max_bytes| (utf8_sanitize) and ASCII-lowercased (addresses, fingerprints). NULL
+ * when out of memory. */
+char *text_array_literal(const char *const *items, size_t n, size_t max_bytes);
+
 /* utf8_check reports whether |s| is valid UTF-8 (no overlongs, no surrogates) and sets
  * |*out_chars| (if not NULL) to its number of code points. */
 int utf8_check(const char *s, size_t *out_chars);

@@ -7,6 +7,7 @@
 #include "service/db/outgoing_store.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
  * in hex, for PQunescapeBytea). */
 #define CANDIDATE_COLUMNS CERTIFICATE_COLUMNS ", c.der"
 #define CANDIDATE_DER_COLUMN CERTIFICATE_NCOLUMNS
+/* outgoing_store_choose_all's rows end with the address's position in its list. */
+#define CANDIDATE_ORDINAL_COLUMN (CANDIDATE_DER_COLUMN + 1)
 
 /* P_* are the faults a candidate can have. */
 enum {
@@ -202,20 +205,14 @@ static PGresult *run_query(DB *db, const char *sql, int n_params, const char *co
 int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *purposes,
                               size_t n, int allow_expired, time_t now, OUTGOING_CHOICE *out,
                               STATUS *err) {
-  STRBUF list;
   int ok = 1;
   memset(out, 0, n * sizeof(*out));
   if (n == 0) {
     return 1;
   }
-  strbuf_init(&list);
-  strbuf_puts(&list, "{");
-  for (size_t i = 0; i < n; i++) {
-    strbuf_append_array_element(&list, addresses[i]);
-  }
-  strbuf_puts(&list, "}");
-  char *list_s = strbuf_take(&list);
-  strbuf_cleanup(&list);
+  /* The caller's addresses are valid and lowercased already: the literal holds them
+   * unchanged. */
+  char *list_s = text_array_literal(addresses, n, SIZE_MAX);
   if (list_s == NULL) {
     return oom(err);
   }
@@ -244,7 +241,7 @@ int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *p
   int rows = PQntuples(res), row = 0;
   for (size_t i = 0; i < n && ok; i++) {
     int first = row;
-    while (row < rows && strtoull(PQgetvalue(res, row, CANDIDATE_DER_COLUMN + 1), NULL, 10) ==
+    while (row < rows && strtoull(PQgetvalue(res, row, CANDIDATE_ORDINAL_COLUMN), NULL, 10) ==
                              (unsigned long long)i + 1) {
       row++;
     }
