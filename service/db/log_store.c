@@ -53,28 +53,6 @@ static void insert_params_cleanup(INSERT_PARAMS *p) {
   free(p->fprs);
 }
 
-/* text_array writes |n| strings, each cut to |max| and lowercased, as an array
- * literal. NULL when out of memory. */
-static char *text_array(char *const *items, size_t n, size_t max) {
-  STRBUF b;
-  strbuf_init(&b);
-  strbuf_puts(&b, "{");
-  for (size_t i = 0; i < n; i++) {
-    char *a = utf8_sanitize(items[i], max);
-    if (a == NULL) {
-      strbuf_cleanup(&b);
-      return NULL;
-    }
-    ascii_lower(a);
-    strbuf_append_array_element(&b, a);
-    free(a);
-  }
-  strbuf_puts(&b, "}");
-  char *s = strbuf_take(&b);
-  strbuf_cleanup(&b);
-  return s;
-}
-
 /* insert_params_build fills |p| from |entry|. */
 static int insert_params_build(const Smime__V1__LogEntry *entry, INSERT_PARAMS *p,
                                STATUS *err) {
@@ -102,9 +80,10 @@ static int insert_params_build(const Smime__V1__LogEntry *entry, INSERT_PARAMS *
   p->ops = strbuf_take(&ops);
   strbuf_cleanup(&ops);
 
-  p->addrs = text_array(entry->addresses, entry->n_addresses, LOG_MAX_ADDRESS);
-  p->fprs = text_array(entry->certificate_sha256, entry->n_certificate_sha256,
-                       LOG_MAX_FINGERPRINT);
+  p->addrs = text_array_literal((const char *const *)entry->addresses, entry->n_addresses,
+                                LOG_MAX_ADDRESS);
+  p->fprs = text_array_literal((const char *const *)entry->certificate_sha256,
+                               entry->n_certificate_sha256, LOG_MAX_FINGERPRINT);
   char *trimmed = trim_message_id(entry->message_id);
   p->message_id = trimmed != NULL ? utf8_sanitize(trimmed, LOG_MAX_MESSAGE_ID) : NULL;
   free(trimmed);
@@ -153,23 +132,6 @@ int log_store_send_insert(PGconn *conn, const Smime__V1__LogEntry *entry, STATUS
     db_result_status(conn, NULL, "writing the audit log", &broken, err);
   }
   insert_params_cleanup(&p);
-  return ok;
-}
-
-int log_store_append(DB *db, const Smime__V1__LogEntry *entry, int64_t *out_id,
-                     STATUS *err) {
-  int ok;
-  int broken;
-  PGconn *conn;
-
-  *out_id = 0;
-  conn = db_acquire(db, err);
-  if (conn == NULL) {
-    return 0;
-  }
-  ok = log_store_insert(conn, entry, out_id, err);
-  broken = !ok && PQstatus(conn) != CONNECTION_OK;
-  db_release(db, conn, broken);
   return ok;
 }
 

@@ -11,21 +11,17 @@
 
 /* log_store_insert writes |entry| (id and create_time are ignored: the database assigns
  * them) on |conn|, which may be inside the caller's transaction. Addresses are stored
- * lowercased. Sets |*out_id|. */
+ * lowercased. Sets |*out_id|.
+ *
+ * Entries are ordered under a lock that a writer holds until its transaction commits
+ * (migrations.c): inside a transaction, write the entry last, just before COMMIT. Calls
+ * not part of a larger transaction go through the log writer (log_writer.h). */
 int log_store_insert(PGconn *conn, const Smime__V1__LogEntry *entry, int64_t *out_id,
                      STATUS *err);
 
 /* log_store_send_insert queues the same INSERT on |conn| with PQsendQueryParams (for
  * the log writer's pipelined batches, log_batch.h): its result is one row, the id. */
 int log_store_send_insert(PGconn *conn, const Smime__V1__LogEntry *entry, STATUS *err);
-
-/* log_store_append is log_store_insert on a pooled connection of its own, for an
- * entry that is not part of a larger transaction (SignEncrypt, DecryptVerify, ...).
- *
- * Entries are ordered under a lock that a writer holds until its transaction commits
- * (migrations.c): inside a transaction, write the entry last, just before COMMIT. */
-int log_store_append(DB *db, const Smime__V1__LogEntry *entry, int64_t *out_id,
-                     STATUS *err);
 
 /* log_store_list answers ListLogs: filters ANDed, newest first, page_size default 50 and
  * at most 1000 (more -> INVALID_ARGUMENT), page_token opaque (a bad one ->
