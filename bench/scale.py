@@ -33,7 +33,6 @@ run() returns the report (markdown) that bench.py prints and appends.
 """
 
 import concurrent.futures
-import datetime
 import os
 import random
 import statistics
@@ -67,42 +66,10 @@ def user(i):
 # --- certificates ----------------------------------------------------------------------
 
 def make_certificates(n):
-    """make_certificates returns (CA PEM, [leaf PEM], leaf key PEM): one P-256 CA signs
-    n leaves that share one P-256 key (generation stays a few seconds)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.utcnow()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Scale CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(1)
-          .not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=365))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    leaves = []
-    for i in range(n):
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Scale User %06d" % i)])
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
-                .public_key(leaf_key.public_key()).serial_number(100000 + i)
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=365))
-                .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(user(i))]),
-                               critical=False)
-                .add_extension(x509.KeyUsage(True, False, True, False, True, False, False,
-                                             False, False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        leaves.append(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem = leaf_key.private_bytes(serialization.Encoding.PEM,
-                                     serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-    return ca.public_bytes(serialization.Encoding.PEM), leaves, key_pem
+    """make_certificates returns (CA PEM, [leaf PEM], leaf key PEM): n leaves for
+    user(0) .. user(n-1) (tests/bulk_pki.py)."""
+    import bulk_pki
+    return bulk_pki.make_certificates(n, user, ca_name="Scale CA", first_serial=100000)
 
 
 # --- SQL -------------------------------------------------------------------------------

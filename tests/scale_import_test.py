@@ -6,17 +6,12 @@ README.md's performance section quotes them.
 The certificates are made here with python3-cryptography: one EC P-256 CA signs 10,000
 leaves (user00000@bench.example ...) that share one key, which keeps generation fast."""
 
-import datetime
 import random
 import statistics
 import time
 import unittest
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
+import bulk_pki
 import smimed_fixture as fx
 
 N = 9999  # + the CA = 10,000, the per-import limit
@@ -24,30 +19,11 @@ CERTS = "smime.v1.CertificateService/"
 
 
 def make_bundle(n):
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.utcnow()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(1)
-          .not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=365))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    out = [ca.public_bytes(serialization.Encoding.PEM)]
-    for i in range(n):
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "User %05d" % i)])
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
-                .public_key(leaf_key.public_key()).serial_number(1000 + i)
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=365))
-                .add_extension(x509.SubjectAlternativeName(
-                    [x509.RFC822Name("user%05d@bench.example" % i)]), critical=False)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        out.append(cert.public_bytes(serialization.Encoding.PEM))
-    return b"".join(out)
+    """make_bundle returns the CA and n leaves (user00000@bench.example ...) as one PEM
+    bundle."""
+    ca, leaves, _ = bulk_pki.make_certificates(n, lambda i: "user%05d@bench.example" % i,
+                                               ca_name="Bench CA")
+    return b"".join([ca] + leaves)
 
 
 class ScaleImportTest(unittest.TestCase):
