@@ -196,13 +196,55 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* test_batching: many callers at once share transactions, and every call gets the id
- * of its own row. */
-static void test_batching(DB *db) {
+/* start_writer starts a writer on |db| (NULL, and the test failed, if it cannot). */
+static LOG_WRITER *start_writer(DB *db) {
   STATUS err;
   status_clear(&err);
   LOG_WRITER *w = log_writer_start(db, &err);
   CHECK(w != NULL);
+  return w;
+}
+
+/* write_tagged writes one plain entry tagged |tag| and checks its row is there. */
+static void write_tagged(LOG_WRITER *w, const char *tag) {
+  ENTRY e;
+  char where[128];
+  int64_t id = -1;
+  STATUS err;
+  memset(&e, 0, sizeof(e));
+  snprintf(e.tag, sizeof(e.tag), "%s", tag);
+  status_clear(&err);
+  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
+  snprintf(where, sizeof(where), "tag = '%s'", tag);
+  CHECK(count_rows(where) == 1);
+}
+
+/* wait_depth waits (at most 10 s) until |n| entries are queued or being written, and
+ * checks that they are. */
+static void wait_depth(LOG_WRITER *w, size_t n) {
+  double deadline = now_s() + 10;
+  while (log_writer_depth(w) < n && now_s() < deadline) {
+    sleep_ms(1);
+  }
+  CHECK(log_writer_depth(w) == n);
+}
+
+/* hold_writer starts, on thread |*t|, a caller whose entry |tag| waits for |*gate|:
+ * the writer is busy with it until the gate opens, and what is queued meanwhile forms
+ * the next batch. */
+static CALLER *hold_writer(LOG_WRITER *w, atomic_int *gate, const char *tag, pthread_t *t) {
+  CALLER *holder = caller_new(w, 1);
+  holder->entries[0].gate = gate;
+  snprintf(holder->entries[0].tag, sizeof(holder->entries[0].tag), "%s", tag);
+  pthread_create(t, NULL, caller_main, holder);
+  wait_depth(w, 1);
+  return holder;
+}
+
+/* test_batching: many callers at once share transactions, and every call gets the id
+ * of its own row. */
+static void test_batching(DB *db) {
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
@@ -278,24 +320,15 @@ static void test_batching(DB *db) {
 /* test_failure_alone: a batch of 10 queued behind a held entry, two of which repeat a
  * tag: those two fail ALREADY_EXISTS, the eight others and the held one succeed. */
 static void test_failure_alone(DB *db) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
   CHECK(exec_side("INSERT INTO lw_rows (thread, seq, tag, tx) VALUES (-1, 0, 'taken', 0)",
                   NULL, 0));
   atomic_int gate = 0;
-  CALLER *holder = caller_new(w, 1);
-  holder->entries[0].gate = &gate;
-  snprintf(holder->entries[0].tag, sizeof(holder->entries[0].tag), "fail-holder");
   pthread_t th, t[10];
-  pthread_create(&th, NULL, caller_main, holder);
-  while (log_writer_depth(w) < 1) {
-    sleep_ms(1);
-  }
+  CALLER *holder = hold_writer(w, &gate, "fail-holder", &th);
   CALLER *callers[10];
   for (int i = 0; i < 10; i++) {
     callers[i] = caller_new(w, 1);
@@ -309,11 +342,7 @@ static void test_failure_alone(DB *db) {
     pthread_create(&t[i], NULL, caller_main, callers[i]);
   }
   /* All ten queue behind the held entry: one batch. */
-  double deadline = now_s() + 10;
-  while (log_writer_depth(w) < 11 && now_s() < deadline) {
-    sleep_ms(1);
-  }
-  CHECK(log_writer_depth(w) == 11);
+  wait_depth(w, 11);
   atomic_store(&gate, 1);
   pthread_join(th, NULL);
   CHECK(holder->ok[0]);
@@ -345,29 +374,6 @@ static void test_failure_alone(DB *db) {
   caller_free(holder);
   CHECK(log_writer_depth(w) == 0);
   log_writer_stop(w);
-}
-
-/* start_writer starts a writer on |db| (NULL, and the test failed, if it cannot). */
-static LOG_WRITER *start_writer(DB *db) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
-  return w;
-}
-
-/* write_tagged writes one plain entry tagged |tag| and checks its row is there. */
-static void write_tagged(LOG_WRITER *w, const char *tag) {
-  ENTRY e;
-  char where[128];
-  int64_t id = -1;
-  STATUS err;
-  memset(&e, 0, sizeof(e));
-  snprintf(e.tag, sizeof(e.tag), "%s", tag);
-  status_clear(&err);
-  CHECK(log_writer_run(w, insert_entry, &e, &id, &err));
-  snprintf(where, sizeof(where), "tag = '%s'", tag);
-  CHECK(count_rows(where) == 1);
 }
 
 /* test_connection_dies: the entry's backend is terminated under it; libpq notices only
@@ -420,10 +426,7 @@ static void test_big_batch(DB *db) {
 
 /* test_database_down: every call fails UNAVAILABLE, quickly; back up, calls work. */
 static void test_database_down(DB *db, const char *dir, PG_CLUSTER **cluster) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
@@ -466,6 +469,7 @@ static void test_database_down(DB *db, const char *dir, PG_CLUSTER **cluster) {
   snprintf(e.tag, sizeof(e.tag), "back-up");
   int64_t id = -1;
   int ok = 0;
+  STATUS err;
   for (int i = 0; i < 20 && !ok; i++) {
     status_clear(&err);
     ok = log_writer_run(w, insert_entry, &e, &id, &err);
@@ -495,33 +499,20 @@ static void *stopper_main(void *arg) {
  * log_writer_stop (from another thread) waits; a call made meanwhile is refused
  * UNAVAILABLE; once the held entry goes, all 21 are written and answered. */
 static void test_stop_drains(DB *db) {
-  STATUS err;
-  status_clear(&err);
-  LOG_WRITER *w = log_writer_start(db, &err);
-  CHECK(w != NULL);
+  LOG_WRITER *w = start_writer(db);
   if (w == NULL) {
     return;
   }
   atomic_int gate = 0;
-  CALLER *holder = caller_new(w, 1);
-  holder->entries[0].gate = &gate;
-  snprintf(holder->entries[0].tag, sizeof(holder->entries[0].tag), "drain-holder");
   pthread_t th, t[20], ts;
-  pthread_create(&th, NULL, caller_main, holder);
-  while (log_writer_depth(w) < 1) {
-    sleep_ms(1);
-  }
+  CALLER *holder = hold_writer(w, &gate, "drain-holder", &th);
   CALLER *callers[20];
   for (int i = 0; i < 20; i++) {
     callers[i] = caller_new(w, 1);
     snprintf(callers[i]->entries[0].tag, sizeof(callers[i]->entries[0].tag), "drain-%d", i);
     pthread_create(&t[i], NULL, caller_main, callers[i]);
   }
-  double deadline = now_s() + 10;
-  while (log_writer_depth(w) < 21 && now_s() < deadline) {
-    sleep_ms(1);
-  }
-  CHECK(log_writer_depth(w) == 21);
+  wait_depth(w, 21);
 
   STOPPER s = {w, 0};
   pthread_create(&ts, NULL, stopper_main, &s);
@@ -531,6 +522,7 @@ static void test_stop_drains(DB *db) {
   memset(&late, 0, sizeof(late));
   snprintf(late.tag, sizeof(late.tag), "drain-late");
   int64_t id = -1;
+  STATUS err;
   status_clear(&err);
   CHECK(!log_writer_run(w, insert_entry, &late, &id, &err));
   CHECK_STATUS(err, STATUS_UNAVAILABLE);
