@@ -111,7 +111,7 @@ CREATE TEMP TABLE m AS
   FROM generate_series(%(first)d, %(last)d - 1) g;
 INSERT INTO certificates (id, sha256, sha1, subject, serial, serial_der, created_at, %(cols)s)
   SELECT m.id, sha256(c.sha256 || int8send(m.g)), substring(sha256(c.sha1 || int8send(m.g)) FROM 1 FOR 20),
-         'CN=Scale User ' || lpad(m.g::text, 6, '0'), to_hex(100000 + m.g),
+         'CN=User ' || lpad(m.g::text, 6, '0'), to_hex(100000 + m.g),
          int8send(100000 + m.g), now(), %(ccols)s
   FROM m JOIN certificates c ON c.id = m.src_id;
 INSERT INTO certificate_emails (certificate_id, email)
