@@ -39,6 +39,45 @@ static void load_keys(void) {
   }
 }
 
+/* bytes_equal says whether two CMS_BYTES hold the same bytes. */
+static int bytes_equal(const CMS_BYTES *a, const CMS_BYTES *b) {
+  return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* check_outline: cms_verify_outline accepts and refuses what cms_verify does, with the
+ * same error, and reports the same signers (identifiers, algorithms, signing times;
+ * UNCHECKED where cms_verify got as far as the cryptography), certificates and content.
+ * |res| is cms_verify's result, NULL when it refused with |err|. */
+static void check_outline(const uint8_t *in, size_t len, int detached,
+                          const CMS_VERIFY_RESULT *res, const STATUS *err) {
+  CMS_VERIFY_RESULT *o = NULL;
+  STATUS oerr;
+  int ok = cms_verify_outline(in, len, detached ? (const uint8_t *)"x" : NULL,
+                              detached ? 1 : 0, &o, &oerr);
+  CHECK(ok == (res != NULL));
+  if (!ok) {
+    CHECK(oerr.code == err->code && strcmp(oerr.message, err->message) == 0);
+    return;
+  }
+  CHECK(o->num_signers == res->num_signers && o->num_certs == res->num_certs);
+  CHECK(o->has_content == res->has_content && bytes_equal(&o->content, &res->content));
+  for (size_t i = 0; i < res->num_certs; i++) {
+    CHECK(bytes_equal(&o->certs[i], &res->certs[i]));
+  }
+  for (size_t i = 0; i < res->num_signers; i++) {
+    const CMS_SIGNER_RESULT *a = &o->signers[i], *b = &res->signers[i];
+    CHECK(bytes_equal(&a->sid_issuer, &b->sid_issuer) &&
+          bytes_equal(&a->sid_serial, &b->sid_serial) && bytes_equal(&a->sid_ski, &b->sid_ski));
+    CHECK(a->md == b->md && a->sig_scheme == b->sig_scheme && a->sig_md == b->sig_md);
+    CHECK(a->has_signing_time == b->has_signing_time && a->signing_time == b->signing_time);
+    int checked = b->status == CMS_SIGNER_VALID || b->status == CMS_SIGNER_INVALID ||
+                  b->status == CMS_SIGNER_NO_CERT ||
+                  (b->status == CMS_SIGNER_UNSUPPORTED && b->cert.len > 0);
+    CHECK(checked ? a->status == CMS_SIGNER_UNCHECKED : a->status == b->status);
+  }
+  cms_verify_result_free(o);
+}
+
 /* exercise runs every parser over |in|. With |strict|, nothing may verify as valid or
  * decrypt. Returns 1 if some parser accepted the structure (for the statistics). */
 static int exercise(const uint8_t *in, size_t len, int strict, int try_keys) {
@@ -58,10 +97,12 @@ static int exercise(const uint8_t *in, size_t len, int strict, int try_keys) {
         CHECK(!strict || s != CMS_SIGNER_VALID);
       }
       accepted = 1;
+      check_outline(in, len, detached, res, &err);
       cms_verify_result_free(res);
     } else {
       CHECK(res == NULL);
       CHECK(err.code == STATUS_INVALID_ARGUMENT || err.code == STATUS_RESOURCE_EXHAUSTED);
+      check_outline(in, len, detached, NULL, &err);
     }
   }
   if (cms_envelope_parse(in, len, &env, &err)) {

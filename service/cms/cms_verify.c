@@ -24,6 +24,7 @@ typedef struct verify_ctx_st {
   size_t num_certs;
   uint8_t digests[CMS_MD_SHA512 + 1][EVP_MAX_MD_SIZE]; /* content digest per hash */
   int have_digest[CMS_MD_SHA512 + 1];
+  int outline_only; /* cms_verify_outline: no certificate parsed, no digest, no signature */
 } VERIFY_CTX;
 
 static void signer_result_clear(CMS_SIGNER_RESULT *r) {
@@ -247,6 +248,10 @@ static int verify_signer(VERIFY_CTX *ctx, CBS si, CMS_SIGNER_RESULT *r) {
     ok = signer_status(r, CMS_SIGNER_UNSUPPORTED, "unsupported signature algorithm");
     goto out;
   }
+  if (ctx->outline_only) {
+    ok = signer_status(r, CMS_SIGNER_UNCHECKED, "%s", "not checked (outline only)");
+    goto out;
+  }
   digest = content_digest(ctx, r->md);
   if (digest == NULL) {
     goto out;
@@ -355,9 +360,11 @@ static int malformed(STATUS *err, const char *what) {
   return status_set(err, STATUS_INVALID_ARGUMENT, "malformed SignedData: %s", what);
 }
 
-int cms_verify(const uint8_t *in, size_t in_len, const uint8_t *detached,
-               size_t detached_len, const CMS_BUF *extra_certs, size_t num_extra_certs,
-               CMS_VERIFY_RESULT **out, STATUS *err) {
+/* verify_signed_data is cms_verify, or cms_verify_outline when |outline_only|. */
+static int verify_signed_data(const uint8_t *in, size_t in_len, const uint8_t *detached,
+                              size_t detached_len, const CMS_BUF *extra_certs,
+                              size_t num_extra_certs, int outline_only,
+                              CMS_VERIFY_RESULT **out, STATUS *err) {
   CMS_VERIFY_RESULT *res = NULL;
   VERIFY_CTX *ctx = NULL;
   uint8_t *storage = NULL;
@@ -374,6 +381,7 @@ int cms_verify(const uint8_t *in, size_t in_len, const uint8_t *detached,
     status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
     goto err;
   }
+  ctx->outline_only = outline_only;
   if (!cms_ber_to_der(in, in_len, &der, &storage)) {
     malformed(err, "not a BER encoding (truncated, trailing data or too deep)");
     goto err;
@@ -473,12 +481,12 @@ int cms_verify(const uint8_t *in, size_t in_len, const uint8_t *detached,
     }
     res->num_certs++;
     /* Parse the caller's copy: it outlives |storage|. */
-    if (cms_cert_parse(&ctx->certs[ctx->num_certs], res->certs[res->num_certs - 1].data,
+    if (!outline_only && cms_cert_parse(&ctx->certs[ctx->num_certs], res->certs[res->num_certs - 1].data,
                        res->certs[res->num_certs - 1].len)) {
       ctx->num_certs++;
     }
   }
-  for (size_t i = 0; i < num_extra_certs; i++) {
+  for (size_t i = 0; i < num_extra_certs && !outline_only; i++) {
     if (cms_cert_parse(&ctx->certs[ctx->num_certs], extra_certs[i].data,
                        extra_certs[i].len)) {
       ctx->num_certs++;
@@ -529,4 +537,16 @@ err:
   OPENSSL_free(storage);
   cms_verify_result_free(res);
   return 0;
+}
+
+int cms_verify(const uint8_t *in, size_t in_len, const uint8_t *detached,
+               size_t detached_len, const CMS_BUF *extra_certs, size_t num_extra_certs,
+               CMS_VERIFY_RESULT **out, STATUS *err) {
+  return verify_signed_data(in, in_len, detached, detached_len, extra_certs, num_extra_certs,
+                            0, out, err);
+}
+
+int cms_verify_outline(const uint8_t *in, size_t in_len, const uint8_t *detached,
+                       size_t detached_len, CMS_VERIFY_RESULT **out, STATUS *err) {
+  return verify_signed_data(in, in_len, detached, detached_len, NULL, 0, 1, out, err);
 }

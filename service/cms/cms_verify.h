@@ -24,6 +24,7 @@ enum {
   CMS_SIGNER_MALFORMED = 3,   /* this SignerInfo is malformed or inconsistent */
   CMS_SIGNER_NO_CERT = 4,     /* no carried or given certificate matches its sid */
   CMS_SIGNER_UNSUPPORTED = 5, /* a digest or signature algorithm we do not implement */
+  CMS_SIGNER_UNCHECKED = 6,   /* cms_verify_outline: well-formed, not verified */
 };
 
 /* CMS_SIGNER_RESULT is the outcome for one SignerInfo. */
@@ -81,5 +82,15 @@ void cms_verify_result_free(CMS_VERIFY_RESULT *res);
 int cms_verify(const uint8_t *in, size_t in_len, const uint8_t *detached,
                size_t detached_len, const CMS_BUF *extra_certs, size_t num_extra_certs,
                CMS_VERIFY_RESULT **out, STATUS *err);
+
+/* cms_verify_outline is cms_verify without the cryptography, for a caller that needs
+ * only to know who signed before verifying (which certificates to look up): the same
+ * structure checks and errors, limits, signer identifiers, algorithms, signing times,
+ * carried certificates and content; no certificate is parsed, no digest computed and
+ * no signature checked, so each well-formed SignerInfo is CMS_SIGNER_UNCHECKED (one
+ * that is malformed or names an algorithm we lack says so, as with cms_verify) and
+ * |cert| and |key_bits| are empty. */
+int cms_verify_outline(const uint8_t *in, size_t in_len, const uint8_t *detached,
+                       size_t detached_len, CMS_VERIFY_RESULT **out, STATUS *err);
 
 #endif /* SMIMED_CMS_VERIFY_H */

@@ -13,6 +13,7 @@
 
 #include "service/engine/testing_engine.h"
 #include "smime/ipc/ipc.pb-c.h"
+#include "smime/v1/message.pb-c.h"
 #include "tests/ctest/check.h"
 
 static char g_pki[4096];
@@ -153,6 +154,58 @@ static ProtobufCBinaryData recover_cek(int fd, const ProtobufCBinaryData *m) {
   return cek;
 }
 
+/* verify_trusted asks verify_layer for |entity| from alice, at |now|, with |anchors|
+ * (|n| of them) as the store's certificates, and returns its one signer's verdict in
+ * |*out_resp| (to be freed). */
+static Smime__Ipc__SignerVerdict *verify_trusted(int fd, const ProtobufCBinaryData *entity,
+                                                 int64_t now, ProtobufCBinaryData *anchors,
+                                                 size_t n, Smime__Ipc__EngineResponse **out_resp) {
+  Smime__Ipc__EngineVerifyLayerRequest q = SMIME__IPC__ENGINE_VERIFY_LAYER_REQUEST__INIT;
+  Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
+  char *senders[] = {"alice@example.com"};
+  q.entity = *entity;
+  q.now = now;
+  q.store_certificates = anchors;
+  q.n_store_certificates = n;
+  q.senders = senders;
+  q.n_senders = 1;
+  req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_VERIFY_LAYER;
+  req.verify_layer = &q;
+  *out_resp = answer(fd, &req, SMIME__IPC__ENGINE_RESPONSE__BODY_VERIFY_LAYER);
+  CHECK((*out_resp)->verify_layer->n_signers == 1);
+  return (*out_resp)->verify_layer->signers[0];
+}
+
+/* check_chain_memo: a chain found trusted is remembered (chain_memo.h), and the memory
+ * changes no answer: the same request answers the same, a later time across the
+ * certificates' notAfter still finds them expired, other anchors still decide. */
+static void check_chain_memo(int fd, const ProtobufCBinaryData *signed_entity) {
+  ProtobufCBinaryData anchors[2];
+  Smime__Ipc__EngineResponse *first, *again, *later, *none;
+  anchors[0].data = testing_read_file(g_pki, "root.der", &anchors[0].len);
+  anchors[1].data = testing_read_file(g_pki, "inter.der", &anchors[1].len);
+  int64_t now = (int64_t)time(NULL);
+  Smime__Ipc__SignerVerdict *v = verify_trusted(fd, signed_entity, now, anchors, 2, &first);
+  CHECK_MSG(v->status == SMIME__V1__SIGNATURE_STATUS__SIGNATURE_STATUS_VALID, "%s", v->comment);
+  verify_trusted(fd, signed_entity, now, anchors, 2, &again);
+  expect_same(&first->verify_layer->base, &again->verify_layer->base);
+  /* Twenty years on, every certificate of the chain has expired: the signature made
+   * today stays valid, with the note, though the check at signing time is remembered. */
+  v = verify_trusted(fd, signed_entity, now + 20 * 366 * 86400LL, anchors, 2, &later);
+  CHECK_MSG(v->status == SMIME__V1__SIGNATURE_STATUS__SIGNATURE_STATUS_VALID &&
+                strstr(v->comment, "has expired since") != NULL,
+            "%s", v->comment);
+  v = verify_trusted(fd, signed_entity, now, NULL, 0, &none);
+  CHECK_MSG(v->status == SMIME__V1__SIGNATURE_STATUS__SIGNATURE_STATUS_UNTRUSTED, "%s",
+            v->comment);
+  smime__ipc__engine_response__free_unpacked(first, NULL);
+  smime__ipc__engine_response__free_unpacked(again, NULL);
+  smime__ipc__engine_response__free_unpacked(later, NULL);
+  smime__ipc__engine_response__free_unpacked(none, NULL);
+  free(anchors[0].data);
+  free(anchors[1].data);
+}
+
 /* make_messages writes, with alice: signed.eml (multipart/signed), enc.eml (signed.eml
  * encrypted to alice), plain.eml (body.eml encrypted to alice) and opaque.eml (opaque
  * signed-data of a multipart/mixed). */
@@ -168,7 +221,9 @@ static void make_messages(void) {
            "openssl cms -encrypt -aes256 -in signed.eml -out enc.eml alice.pem && "
            "openssl cms -encrypt -aes256 -in body.eml -out plain.eml alice.pem && "
            "openssl cms -sign -nodetach -in mixed.eml -signer alice.pem -inkey alice.key "
-           "-out opaque.eml",
+           "-out opaque.eml && "
+           "openssl x509 -in root.pem -outform DER -out root.der && "
+           "openssl x509 -in inter.pem -outform DER -out inter.der",
            g_pki);
   CHECK(system(cmd) == 0);
 }
@@ -206,6 +261,8 @@ int main(int argc, char **argv) {
         SMIME__IPC__LAYER_KIND__LAYER_KIND_NONE);
   expect_same_assembled(fd, &enc, &v->verify_layer->inner, v->verify_layer->inner_assembled);
   smime__ipc__engine_response__free_unpacked(v, NULL);
+
+  check_chain_memo(fd, signed_entity);
 
   /* Without the message, not assembled; without open_inner, neither. */
   v = verify_layer(fd, signed_entity, 1, kNone);

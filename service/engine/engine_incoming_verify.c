@@ -13,6 +13,7 @@
 
 #include "service/cms/cms_decrypt.h"
 #include "service/cms/cms_verify.h"
+#include "service/engine/chain_memo.h"
 #include "service/engine/engine_incoming.h"
 #include "service/engine/engine_limits.h"
 #include "service/mime/mime_address.h"
@@ -105,8 +106,13 @@ static Smime__Ipc__CertificateInfo *facts_new(ARENA *arena, const CERT_INFO *ci)
 
 /* TRUST is what chains are built from for one signed layer: the anchors (every stored
  * certificate the front sent, also as a list) and the certificates the message
- * carried. */
+ * carried, parsed only when a check is not answered by the chain memo (built), and
+ * their hash and validity bounds for the memo. */
 typedef struct trust_st {
+  const Smime__Ipc__EngineVerifyLayerRequest *q; /* store_certificates: the anchors */
+  const CMS_VERIFY_RESULT *res;                  /* certs: the carried ones */
+  CHAIN_INPUTS memo;
+  int built;
   X509_STORE *anchors;
   STACK_OF(X509) *anchor_list;
   STACK_OF(X509) *carried;
@@ -116,6 +122,7 @@ static void trust_cleanup(TRUST *t) {
   X509_STORE_free(t->anchors);
   sk_X509_pop_free(t->anchor_list, X509_free);
   sk_X509_pop_free(t->carried, X509_free);
+  chain_inputs_cleanup(&t->memo);
   memset(t, 0, sizeof(*t));
 }
 
@@ -130,39 +137,54 @@ static X509 *x509_from_der(const uint8_t *der, size_t len) {
   return x;
 }
 
-/* trust_init builds |t|. Certificates that do not parse are skipped: they cannot be in
- * a chain. */
-static int trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
-                      const CMS_VERIFY_RESULT *res, STATUS *err) {
+/* trust_init starts |t| for the anchors of |q| and the certificates |res| carried. */
+static void trust_init(TRUST *t, const Smime__Ipc__EngineVerifyLayerRequest *q,
+                       const CMS_VERIFY_RESULT *res) {
   memset(t, 0, sizeof(*t));
+  t->q = q;
+  t->res = res;
+  chain_inputs_init(&t->memo, engine_limits()->max_chain_length);
+  for (size_t i = 0; i < q->n_store_certificates; i++) {
+    chain_inputs_add(&t->memo, CHAIN_ROLE_ANCHOR, q->store_certificates[i].data,
+                     q->store_certificates[i].len);
+  }
+  for (size_t i = 0; i < res->num_certs; i++) {
+    chain_inputs_add(&t->memo, CHAIN_ROLE_CARRIED, res->certs[i].data, res->certs[i].len);
+  }
+}
+
+/* trust_build parses |t|'s certificates, once. Certificates that do not parse are
+ * skipped: they cannot be in a chain. Returns 0 when memory ran out. */
+static int trust_build(TRUST *t) {
+  if (t->built) {
+    return 1;
+  }
   t->anchors = X509_STORE_new();
   t->anchor_list = sk_X509_new_null();
   t->carried = sk_X509_new_null();
   if (t->anchors == NULL || t->anchor_list == NULL || t->carried == NULL) {
-    trust_cleanup(t);
-    return incoming_oom(err);
+    return 0;
   }
-  for (size_t i = 0; i < q->n_store_certificates; i++) {
-    X509 *x = x509_from_der(q->store_certificates[i].data, q->store_certificates[i].len);
+  for (size_t i = 0; i < t->q->n_store_certificates; i++) {
+    X509 *x = x509_from_der(t->q->store_certificates[i].data, t->q->store_certificates[i].len);
     if (x != NULL) {
       /* A duplicate is refused by some versions: harmless. */
       X509_STORE_add_cert(t->anchors, x);
       if (!sk_X509_push(t->anchor_list, x)) {
         X509_free(x);
-        trust_cleanup(t);
-        return incoming_oom(err);
+        return 0;
       }
     }
   }
-  for (size_t i = 0; i < res->num_certs; i++) {
-    X509 *x = x509_from_der(res->certs[i].data, res->certs[i].len);
+  for (size_t i = 0; i < t->res->num_certs; i++) {
+    X509 *x = x509_from_der(t->res->certs[i].data, t->res->certs[i].len);
     if (x != NULL && !sk_X509_push(t->carried, x)) {
       X509_free(x);
-      trust_cleanup(t);
-      return incoming_oom(err);
+      return 0;
     }
   }
   ERR_clear_error();
+  t->built = 1;
   return 1;
 }
 
@@ -182,20 +204,26 @@ static int has_issuer_in(STACK_OF(X509) *list, X509 *x) {
  * --max-chain-length; not an X509_V_* code. */
 #define CHAIN_TOO_LONG (-1L)
 
-/* chain_check verifies |leaf| at time |when| against |t|, allowing a chain to end at
- * any anchor (X509_V_FLAG_PARTIAL_CHAIN: an imported end-entity certificate is trusted
- * by itself), with at most --max-chain-length certificates, the leaf and the anchor
- * included. Returns the X509_V_* result (X509_V_OK when trusted), or CHAIN_TOO_LONG,
- * and, if |out_top| is not NULL, a new reference to the topmost certificate of the
- * chain built (whose issuer is missing when the answer is untrusted). */
-static long chain_check(const TRUST *t, X509 *leaf, int64_t when, X509 **out_top) {
-  X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+/* chain_check verifies |leaf| (whose DER is |leaf_der|) at time |when| against |t|,
+ * allowing a chain to end at any anchor (X509_V_FLAG_PARTIAL_CHAIN: an imported
+ * end-entity certificate is trusted by itself), with at most --max-chain-length
+ * certificates, the leaf and the anchor included. Returns the X509_V_* result
+ * (X509_V_OK when trusted), or CHAIN_TOO_LONG, and, if |out_top| is not NULL and the
+ * answer is not X509_V_OK, a new reference to the topmost certificate of the chain
+ * built (whose issuer is missing). A trusted answer is remembered (chain_memo.h). */
+static long chain_check(TRUST *t, X509 *leaf, const CMS_BYTES *leaf_der,
+                        int64_t when, X509 **out_top) {
+  X509_STORE_CTX *ctx = NULL;
   long e = X509_V_ERR_OUT_OF_MEM;
   unsigned max_chain = engine_limits()->max_chain_length;
   if (out_top != NULL) {
     *out_top = NULL;
   }
-  if (ctx == NULL || !X509_STORE_CTX_init(ctx, t->anchors, leaf, t->carried)) {
+  if (chain_memo_trusted(&t->memo, leaf_der->data, leaf_der->len, when)) {
+    return X509_V_OK;
+  }
+  if (!trust_build(t) || (ctx = X509_STORE_CTX_new()) == NULL ||
+      !X509_STORE_CTX_init(ctx, t->anchors, leaf, t->carried)) {
     goto out;
   }
   X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
@@ -205,6 +233,7 @@ static long chain_check(const TRUST *t, X509 *leaf, int64_t when, X509 **out_top
   X509_STORE_CTX_set_depth(ctx, (int)max_chain - 1);
   if (X509_verify_cert(ctx) == 1) {
     e = X509_V_OK;
+    chain_memo_remember(&t->memo, leaf_der->data, leaf_der->len, when);
   } else {
     e = X509_STORE_CTX_get_error(ctx);
     if (e == X509_V_OK) {
@@ -224,7 +253,7 @@ static long chain_check(const TRUST *t, X509 *leaf, int64_t when, X509 **out_top
       e = CHAIN_TOO_LONG;
     }
   }
-  if (out_top != NULL) {
+  if (out_top != NULL && e != X509_V_OK) {
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
     X509 *top = chain != NULL && sk_X509_num(chain) > 0
                     ? sk_X509_value(chain, sk_X509_num(chain) - 1)
@@ -305,7 +334,7 @@ static int set_missing(ARENA *arena, Smime__Ipc__SignerVerdict *v, const CERT_IN
  * sender, valid. A certificate valid when the message was signed but expired since
  * keeps the signature valid, with a note: the signing time is the signer's claim, but
  * rejecting every old mail would be worse (Thunderbird does the same). */
-static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trust,
+static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
                                                  const CMS_SIGNER_RESULT *s,
                                                  const Smime__Ipc__EngineVerifyLayerRequest *q,
                                                  STATUS *err) {
@@ -400,9 +429,9 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, const TRUST *trus
     note(comment, sizeof(comment), "the signer's RSA key has only %u bits", ci->key_bits);
   }
   int64_t at = s->has_signing_time ? s->signing_time : q->now;
-  long e = chain_check(trust, leaf, at, &top);
+  long e = chain_check(trust, leaf, &s->cert, at, &top);
   if (e == X509_V_OK) {
-    if (s->has_signing_time && is_date_error(chain_check(trust, leaf, q->now, NULL))) {
+    if (s->has_signing_time && is_date_error(chain_check(trust, leaf, &s->cert, q->now, NULL))) {
       format_time(ci->not_after, when, sizeof(when));
       note(comment, sizeof(comment),
            "the certificate was valid when the message was signed but has expired since (%s)",
@@ -575,9 +604,7 @@ int engine_op_verify_layer(ARENA *arena, const Smime__Ipc__EngineRequest *req,
     incoming_oom(err);
     goto out;
   }
-  if (!trust_init(&trust, q, res, err)) {
-    goto out;
-  }
+  trust_init(&trust, q, res);
   for (size_t i = 0; i < res->num_signers; i++) {
     r->signers[i] = signer_verdict(arena, &trust, &res->signers[i], q, err);
     if (r->signers[i] == NULL) {

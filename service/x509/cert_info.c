@@ -923,16 +923,36 @@ static int decide_usage(CERT_INFO *info, X509 *x509, const struct der_parts *par
   return 1;
 }
 
+/* over_size_limit fills |err| when |der_len| is over CERT_INFO_MAX_DER. */
+static int over_size_limit(size_t der_len, STATUS *err) {
+  if (der_len <= CERT_INFO_MAX_DER) {
+    return 0;
+  }
+  status_set(err, STATUS_RESOURCE_EXHAUSTED, "a certificate of %zu bytes is over the limit of %u",
+             der_len, CERT_INFO_MAX_DER);
+  return 1;
+}
+
+int cert_outline(const uint8_t *der, size_t der_len, CERT_OUTLINE *out, STATUS *err) {
+  struct der_parts parts;
+  memset(out, 0, sizeof(*out));
+  if (over_size_limit(der_len, err) || !walk_certificate(der, der_len, &parts, err)) {
+    return 0;
+  }
+  out->issuer_der = CBS_data(&parts.issuer);
+  out->issuer_der_len = CBS_len(&parts.issuer);
+  out->not_before = parts.not_before;
+  out->not_after = parts.not_after;
+  return 1;
+}
+
 CERT_INFO *cert_info_new(const uint8_t *der, size_t der_len, STATUS *err) {
   CERT_INFO *info = NULL;
   X509 *x509 = NULL;
   struct der_parts parts;
   const uint8_t *p;
 
-  if (der_len > CERT_INFO_MAX_DER) {
-    status_set(err, STATUS_RESOURCE_EXHAUSTED,
-               "a certificate of %zu bytes is over the limit of %u", der_len,
-               CERT_INFO_MAX_DER);
+  if (over_size_limit(der_len, err)) {
     goto err;
   }
   info = calloc(1, sizeof(CERT_INFO));
