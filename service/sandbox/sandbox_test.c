@@ -1,11 +1,13 @@
 /* sandbox_test: the filter really kills what it does not list, lets through what it
  * does, refuses new executable memory, and the CPU budget ends a runaway loop. Each case
- * runs in a forked child, since a filter can never be removed. */
+ * runs in a forked child, since a filter can never be removed. A worker that renews its
+ * budget before each request is never killed for the sum of them. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,7 +22,15 @@ static const int kBase[] = {
     SYS_getrusage, SYS_prlimit64, SYS_rt_sigreturn,
 };
 
-enum { DO_ALLOWED, DO_GETPPID, DO_EXEC_MMAP, DO_EXEC_MPROTECT, DO_OPEN, DO_SPIN };
+enum { DO_ALLOWED, DO_GETPPID, DO_EXEC_MMAP, DO_EXEC_MPROTECT, DO_OPEN, DO_SPIN, DO_RENEW };
+
+/* cpu_us returns the CPU time used so far in microseconds (getrusage: in kBase). */
+static long long cpu_us(void) {
+  struct rusage ru;
+  CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+         ru.ru_stime.tv_usec;
+}
 
 /* run_child forks, installs kBase and does |what|; returns the wait status. */
 static int run_child(int what) {
@@ -61,6 +71,22 @@ static int run_child(int what) {
         for (volatile unsigned long i = 0;; i++) {
         }
       }
+      case DO_RENEW: {
+        /* Requests of 50 ms each, 3 s of CPU in all: every one gets its own budget
+         * (sandbox_cpu_budget moves the limit as the whole seconds used grow), so none
+         * is killed. */
+        long long start = cpu_us(), now;
+        do {
+          if (!sandbox_cpu_budget(1, &err)) {
+            _exit(102);
+          }
+          long long req_start = cpu_us();
+          do {
+            now = cpu_us();
+          } while (now - req_start < 50000);
+        } while (now - start < 3000000);
+        _exit(0);
+      }
       default:
         _exit(103);
     }
@@ -84,6 +110,9 @@ int main(void) {
   check_killed(DO_EXEC_MPROTECT, SIGSYS);
   check_killed(DO_OPEN, SIGSYS);
   check_killed(DO_SPIN, SIGXCPU);
+  status = run_child(DO_RENEW);
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "renewed budgets: wait status 0x%x",
+            status);
   printf("sandbox_test: ok\n");
   return 0;
 }
