@@ -21,6 +21,7 @@
 #include "service/mime/mime_parse.h"
 #include "service/mime/mime_smime.h"
 #include "service/x509/cert_info.h"
+#include "service/x509/cert_info_memo.h"
 #include "smime/v1/message.pb-c.h"
 
 /* FUTURE_SKEW_SECONDS is how far a signing time may lie ahead of our clock (the
@@ -204,15 +205,17 @@ static int has_issuer_in(STACK_OF(X509) *list, X509 *x) {
  * --max-chain-length; not an X509_V_* code. */
 #define CHAIN_TOO_LONG (-1L)
 
-/* chain_check verifies |leaf| (whose DER is |leaf_der|) at time |when| against |t|,
+/* chain_check verifies the certificate |leaf_der| at time |when| against |t|,
  * allowing a chain to end at any anchor (X509_V_FLAG_PARTIAL_CHAIN: an imported
  * end-entity certificate is trusted by itself), with at most --max-chain-length
  * certificates, the leaf and the anchor included. Returns the X509_V_* result
  * (X509_V_OK when trusted), or CHAIN_TOO_LONG, and, if |out_top| is not NULL and the
  * answer is not X509_V_OK, a new reference to the topmost certificate of the chain
- * built (whose issuer is missing). A trusted answer is remembered (chain_memo.h). */
-static long chain_check(TRUST *t, X509 *leaf, const CMS_BYTES *leaf_der,
-                        int64_t when, X509 **out_top) {
+ * built (whose issuer is missing). A trusted answer is remembered (chain_memo.h).
+ * |*leaf| is the parsed |leaf_der|, parsed here when first needed (NULL until then;
+ * the caller frees it). */
+static long chain_check(TRUST *t, X509 **leaf, const CMS_BYTES *leaf_der, int64_t when,
+                        X509 **out_top) {
   X509_STORE_CTX *ctx = NULL;
   long e = X509_V_ERR_OUT_OF_MEM;
   unsigned max_chain = engine_limits()->max_chain_length;
@@ -222,8 +225,11 @@ static long chain_check(TRUST *t, X509 *leaf, const CMS_BYTES *leaf_der,
   if (chain_memo_trusted(&t->memo, leaf_der->data, leaf_der->len, when)) {
     return X509_V_OK;
   }
-  if (!trust_build(t) || (ctx = X509_STORE_CTX_new()) == NULL ||
-      !X509_STORE_CTX_init(ctx, t->anchors, leaf, t->carried)) {
+  if (*leaf == NULL) {
+    *leaf = x509_from_der(leaf_der->data, leaf_der->len);
+  }
+  if (*leaf == NULL || !trust_build(t) || (ctx = X509_STORE_CTX_new()) == NULL ||
+      !X509_STORE_CTX_init(ctx, t->anchors, *leaf, t->carried)) {
     goto out;
   }
   X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
@@ -257,7 +263,7 @@ static long chain_check(TRUST *t, X509 *leaf, const CMS_BYTES *leaf_der,
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
     X509 *top = chain != NULL && sk_X509_num(chain) > 0
                     ? sk_X509_value(chain, sk_X509_num(chain) - 1)
-                    : leaf;
+                    : *leaf;
     X509_up_ref(top);
     *out_top = top;
   }
@@ -355,8 +361,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
   v->signing_time = s->signing_time;
   if (s->cert.len > 0) {
     STATUS ignored;
-    ci = cert_info_new(s->cert.data, s->cert.len, &ignored);
-    leaf = x509_from_der(s->cert.data, s->cert.len);
+    ci = cert_info_memo_new(s->cert.data, s->cert.len, &ignored);
     if (ci != NULL && (v->certificate = facts_new(arena, ci)) == NULL) {
       incoming_oom(err);
       goto out;
@@ -394,7 +399,7 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
       note(comment, sizeof(comment), "%s", s->reason);
       goto done;
   }
-  if (ci == NULL || leaf == NULL) {
+  if (ci == NULL) {
     v->status = SMIME__V1__SIGNATURE_STATUS__SIGNATURE_STATUS_MALFORMED;
     note(comment, sizeof(comment), "the signer's certificate cannot be read");
     goto done;
@@ -429,9 +434,10 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
     note(comment, sizeof(comment), "the signer's RSA key has only %u bits", ci->key_bits);
   }
   int64_t at = s->has_signing_time ? s->signing_time : q->now;
-  long e = chain_check(trust, leaf, &s->cert, at, &top);
+  long e = chain_check(trust, &leaf, &s->cert, at, &top);
   if (e == X509_V_OK) {
-    if (s->has_signing_time && is_date_error(chain_check(trust, leaf, &s->cert, q->now, NULL))) {
+    if (s->has_signing_time &&
+        is_date_error(chain_check(trust, &leaf, &s->cert, q->now, NULL))) {
       format_time(ci->not_after, when, sizeof(when));
       note(comment, sizeof(comment),
            "the certificate was valid when the message was signed but has expired since (%s)",

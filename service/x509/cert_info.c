@@ -956,6 +956,9 @@ CERT_INFO *cert_info_new(const uint8_t *der, size_t der_len, STATUS *err) {
     goto err;
   }
   info = calloc(1, sizeof(CERT_INFO));
+  if (info != NULL) {
+    info->refs = 1;
+  }
   if (info == NULL || (info->der = malloc(der_len > 0 ? der_len : 1)) == NULL) {
     status_set(err, STATUS_RESOURCE_EXHAUSTED, "out of memory");
     goto err;
@@ -995,8 +998,13 @@ err:
   return NULL;
 }
 
+CERT_INFO *cert_info_ref(CERT_INFO *info) {
+  __atomic_add_fetch(&info->refs, 1, __ATOMIC_RELAXED);
+  return info;
+}
+
 void cert_info_free(CERT_INFO *info) {
-  if (info == NULL) {
+  if (info == NULL || __atomic_sub_fetch(&info->refs, 1, __ATOMIC_ACQ_REL) > 0) {
     return;
   }
   free(info->der);

@@ -98,6 +98,9 @@ typedef struct cert_info_st {
   /* spki_sha256: SHA-256 of the SubjectPublicKeyInfo DER, equal for a certificate and
    * its private key's public half. */
   uint8_t spki_sha256[32];
+  /* refs: the holders of this CERT_INFO (cert_info_ref adds one, cert_info_free drops
+   * one and frees at the last); cert_info_new returns it with one. */
+  int refs;
 } CERT_INFO;
 
 /* cert_info_new parses the |der_len| bytes at |der|, which must be exactly one DER
@@ -109,8 +112,13 @@ typedef struct cert_info_st {
  * parses but is unfit for S/MIME is a success, with status NOT_FOR_SMIME. */
 CERT_INFO *cert_info_new(const uint8_t *der, size_t der_len, STATUS *err);
 
-/* cert_info_free frees |info| and everything it owns. Accepts NULL. */
+/* cert_info_free drops a reference to |info|, and frees it and everything it owns at
+ * the last. Accepts NULL. */
 void cert_info_free(CERT_INFO *info);
+
+/* cert_info_ref adds a reference to |info| (a CERT_INFO does not change once made, so
+ * holders may share it, also across threads) and returns it. */
+CERT_INFO *cert_info_ref(CERT_INFO *info);
 
 /* CERT_OUTLINE is what a certificate's DER structure says without decoding an
  * extension or a key: for callers that need only a name or the validity of each of

@@ -9,6 +9,7 @@
 
 #include "service/common/status.h"
 #include "service/x509/cert_info.h"
+#include "service/x509/cert_info_memo.h"
 #include "service/x509/containers.h"
 #include "service/x509/x509_testutil.h"
 
@@ -343,6 +344,47 @@ static void check_expect(const struct expect *e) {
   free(pem);
 }
 
+/* check_memo: cert_info_memo_new answers as cert_info_new does, the second time from
+ * the memo (the same CERT_INFO); a CERT_INFO held by a caller stays whole while others
+ * take the memo's slots; refusals are the same. */
+static void check_memo(void) {
+  CERT_INFO *held = NULL;
+  for (size_t i = 0; i < sizeof(kPki) / sizeof(kPki[0]); i++) {
+    char *pem = testutil_path(g_pki, kPki[i].file);
+    char der_path[4096];
+    snprintf(der_path, sizeof(der_path), "%s.der", pem);
+    size_t len;
+    uint8_t *der = testutil_read_file(der_path, &len);
+    STATUS st;
+    status_clear(&st);
+    CERT_INFO *fresh = cert_info_new(der, len, &st);
+    CERT_INFO *first = cert_info_memo_new(der, len, &st);
+    CERT_INFO *again = cert_info_memo_new(der, len, &st);
+    CHECK(fresh != NULL && first != NULL && again == first);
+    CHECK(memcmp(first->sha256, fresh->sha256, sizeof(fresh->sha256)) == 0);
+    CHECK(strcmp(first->subject, fresh->subject) == 0 && first->status == fresh->status &&
+          first->num_emails == fresh->num_emails && first->not_after == fresh->not_after);
+    cert_info_free(fresh);
+    cert_info_free(again);
+    if (held == NULL) {
+      held = first;
+    } else {
+      cert_info_free(first);
+    }
+    free(pem);
+    free(der);
+  }
+  CHECK(held->der_len > 0 && held->subject[0] != '\0');
+  cert_info_free(held);
+  uint8_t broken[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+  STATUS a, b;
+  status_clear(&a);
+  status_clear(&b);
+  CHECK(cert_info_new(broken, sizeof(broken), &a) == NULL);
+  CHECK(cert_info_memo_new(broken, sizeof(broken), &b) == NULL);
+  CHECK(a.code == b.code && strcmp(a.message, b.message) == 0);
+}
+
 /* check_chain_links: alice's issuer Name and authority key id are the intermediate's
  * subject Name and subject key id, byte for byte; the serial's content octets are
  * openssl's; alice's key file has alice's SPKI hash. */
@@ -570,6 +612,7 @@ int main(int argc, char **argv) {
     check_expect(&kPki[i]);
   }
   check_chain_links();
+  check_memo();
   check_errors();
   check_nss(argv[2], argv[3], argv[4]);
   cert_info_free(NULL);
