@@ -5,8 +5,9 @@
  * bad value is a usage error, status 2).
  *
  * The loop reads one EngineRequest frame, runs the handler for its oneof case and
- * answers one EngineResponse with the same request_id. The engine is stateless and
- * trusts its peer only as far as the framing: any protocol violation (bad frame type,
+ * answers one EngineResponse with the same request_id. Every request carries what it
+ * needs (the engine keeps only memos that change no answer: chain_memo.h,
+ * cert_info_memo.h), and the engine trusts its peer only as far as the framing: any protocol violation (bad frame type,
  * undecodable or oversized body, a request with no body) ends the process with status
  * 1, and the front restarts it. End of stream ends it with status 0.
  *
