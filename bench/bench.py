@@ -16,7 +16,8 @@ It prints one table (markdown) and, with --markdown FILE, writes it with the mac
 description for docs/PERFORMANCE.md.
 With --scale it runs only scale.py's figures instead (100,000 certificates, 1,000,000
 log entries, 10,000 imports, 25 MiB sign+encrypt with peak memory; docs/PERFORMANCE.md,
-"Scale"), in a daemon of its own; run it separately for both reports.
+"Scale"), in a daemon of its own; run it separately for both reports. --scale
+--only-big runs the 25 MiB sign+encrypt figures alone (about 30 s).
 """
 
 import argparse
@@ -343,6 +344,8 @@ def main():
                     help="only the scale figures (scale.py: 100,000 certificates, 1,000,000 "
                          "log entries, 10,000 imports, 25 MiB sign+encrypt), not the table "
                          "above; with --quick, fewer calls per figure")
+    ap.add_argument("--only-big", action="store_true",
+                    help="with --scale: only the 25 MiB sign+encrypt figures (about 30 s)")
     args = ap.parse_args()
     if args.scale:
         return main_scale(args)
@@ -449,15 +452,16 @@ def main_scale(args):
     try:
         log("bench: making the test PKI (tests/pki/make_pki.sh)")
         make_test_pki(pki)
-        table = scale.run(tmp, pki, quick=args.quick)
+        table = scale.run(tmp, pki, quick=args.quick, only_big=args.only_big)
     finally:
         if args.keep:
             log("bench: kept " + tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     build = build_mode()
-    cmd = "bazel run %s//bench -- --scale%s" % ("-c opt " if build == "opt" else "",
-                                                " --quick" if args.quick else "")
+    cmd = "bazel run %s//bench -- --scale%s%s" % ("-c opt " if build == "opt" else "",
+                                                  " --quick" if args.quick else "",
+                                                  " --only-big" if args.only_big else "")
     report = "\n".join([
         "Command: `%s` (%.0f s)" % (cmd, time.monotonic() - started),
         "Machine: " + machine(),

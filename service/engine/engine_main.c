@@ -35,6 +35,7 @@
 #include "service/engine/engine_limits.h"
 #include "service/engine/engine_ops.h"
 #include "service/ipc/arena.h"
+#include "service/ipc/bulk.h"
 #include "service/ipc/frame.h"
 #include "service/ipc/worker_common.h"
 #include "service/sandbox/sandbox.h"
@@ -199,10 +200,27 @@ static int serve_one(int fd) {
   }
   ERR_clear_error();
   resp.request_id = req->request_id;
-  rc = frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
-                           &resp.base, -1);
+  size_t moved = protobuf_c_message_get_packed_size(msg) +
+                 protobuf_c_message_get_packed_size(&resp.base);
+  ProtobufCBinaryData *field = engine_response_bulk_field(&resp);
+  if (field != NULL && field->len >= BULK_MIN) {
+    /* A large message goes in a bulk frame of its own (bulk.h); the field stays in the
+     * arena, which frees it. */
+    ProtobufCBinaryData bulk = *field;
+    field->data = NULL;
+    field->len = 0;
+    rc = frame_write_message_bulk(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE_BULK,
+                                  &resp.base, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_BULK, bulk.data,
+                                  bulk.len, -1);
+  } else {
+    rc = frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
+                             &resp.base, -1);
+  }
   arena_free(arena);
   protobuf_c_message_free_unpacked(msg, NULL);
+  /* serve_one gives a large message's heap back: the pool's engines take calls in
+   * turn, and each would otherwise keep the largest it ever served. */
+  malloc_release_after(moved);
   if (rc != FRAME_OK) {
     log_error("writing a response: %s%s%s; exiting", frame_error_string(rc),
               rc == FRAME_IO ? ": " : "", rc == FRAME_IO ? strerror(errno) : "");

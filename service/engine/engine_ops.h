@@ -14,7 +14,10 @@
  * everything it points to in |arena| (freed by the loop once the response is sent), and
  * returns 1. On failure it returns 0 and fills |err|; the loop then answers with an
  * Error body carrying that code and message, so the message must make sense to the
- * person who sent the input. A handler frees its own BoringSSL objects. */
+ * person who sent the input. A handler frees its own BoringSSL objects. A handler may
+ * free a large bytes field of its request once it has made what it needs of it (data
+ * NULL, len 0; the loop frees the rest of |req|), so that a large message is not held
+ * to the end of the call. */
 typedef int (*ENGINE_HANDLER)(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                               Smime__Ipc__EngineResponse *resp, STATUS *err);
 

@@ -192,8 +192,9 @@ err:
 
 /* make_signable splits |msg| and returns its outer header fields in |*out_split|
  * (content already freed) and the canonical, 7-bit safe content entity in
- * |*out_content| (malloc'd). */
-static int make_signable(const ProtobufCBinaryData *msg, MIME_SPLIT **out_split,
+ * |*out_content| (malloc'd). |msg| (the request's field) is freed once split: it is
+ * not needed again, and for a large message it is the biggest buffer alive. */
+static int make_signable(ProtobufCBinaryData *msg, MIME_SPLIT **out_split,
                          uint8_t **out_content, size_t *out_content_len, STATUS *err) {
   *out_split = NULL;
   *out_content = NULL;
@@ -207,13 +208,16 @@ static int make_signable(const ProtobufCBinaryData *msg, MIME_SPLIT **out_split,
   if (split == NULL) {
     return 0;
   }
+  free(msg->data);
+  msg->data = NULL;
+  msg->len = 0;
   if (!mime_build_signable(split->content, split->content_len, &lim, out_content,
                            out_content_len, err)) {
     mime_split_free(split);
     return 0;
   }
   /* make_signable frees the raw content at once: for a large message it is the
-   * biggest buffer alive besides the request. */
+   * biggest buffer alive besides the signable one. */
   free(split->content);
   split->content = NULL;
   split->content_len = 0;
@@ -221,23 +225,27 @@ static int make_signable(const ProtobufCBinaryData *msg, MIME_SPLIT **out_split,
   return 1;
 }
 
-/* set_message copies |msg| into |arena| as |*out|, if it fits in a frame. */
-static int set_message(ARENA *arena, ProtobufCBinaryData *out, const uint8_t *msg,
-                       size_t len, STATUS *err) {
+/* set_message gives the malloc'd |msg| to |arena| as |*out|, if it fits in a frame
+ * (it is freed otherwise). */
+static int set_message(ARENA *arena, ProtobufCBinaryData *out, uint8_t *msg, size_t len,
+                       STATUS *err) {
   if (len > FRAME_MAX_BODY - kResponseSlack) {
+    free(msg);
     return status_set(err, STATUS_RESOURCE_EXHAUSTED,
                       "the protected message would be %zu bytes, more than the service "
                       "handles (%u)",
                       len, (unsigned)(FRAME_MAX_BODY - kResponseSlack));
   }
-  if (!copy_bytes(arena, out, msg, len)) {
+  out->data = arena_adopt(arena, msg, len);
+  out->len = len;
+  if (out->data == NULL) {
     return oom(err);
   }
   return 1;
 }
 
 /* set_assembled puts |split|'s outer header around |entity| and stores the message in
- * |out| (in |arena|): the last step of sign_finish and encrypt. */
+ * |out| (in |arena|): the last step of a signed-only sign_finish. */
 static int set_assembled(ARENA *arena, const MIME_SPLIT *split, const uint8_t *entity,
                          size_t entity_len, ProtobufCBinaryData *out, STATUS *err) {
   uint8_t *msg = NULL;
@@ -246,21 +254,30 @@ static int set_assembled(ARENA *arena, const MIME_SPLIT *split, const uint8_t *e
                           err)) {
     return 0;
   }
-  int ok = set_message(arena, out, msg, msg_len, err);
-  free(msg);
-  return ok;
+  return set_message(arena, out, msg, msg_len, err);
 }
 
-/* envelope encrypts |entity| for |p|'s recipients and wraps the result as an
- * application/pkcs7-mime entity in |*out| (malloc'd). */
+/* set_pkcs7 puts |split|'s outer header around the application/pkcs7-mime entity of
+ * |der| (|type|) and stores the message in |out| (in |arena|), built in one buffer:
+ * the last step of an encrypting call. */
+static int set_pkcs7(ARENA *arena, const MIME_SPLIT *split, const uint8_t *der, size_t der_len,
+                     MIME_CMS_TYPE type, ProtobufCBinaryData *out, STATUS *err) {
+  uint8_t *msg = NULL;
+  size_t msg_len = 0;
+  if (!mime_build_pkcs7_message(split->outer, split->outer_len, der, der_len, type, &msg,
+                                &msg_len, err)) {
+    return 0;
+  }
+  return set_message(arena, out, msg, msg_len, err);
+}
+
+/* envelope encrypts |entity| for |p|'s recipients: the EnvelopedData or
+ * AuthEnvelopedData in |*out| (OPENSSL_free it) and its smime-type in |*out_type|. */
 static int envelope(const uint8_t *entity, size_t entity_len,
                     const Smime__Ipc__EngineEncryptParams *p, uint8_t **out, size_t *out_len,
-                    STATUS *err) {
+                    MIME_CMS_TYPE *out_type, STATUS *err) {
   CMS_RECIPIENT *rcpts = NULL;
   CMS_ENVELOPE_OPTIONS opts;
-  uint8_t *der = NULL;
-  size_t der_len = 0;
-  int ok = 0;
   *out = NULL;
   *out_len = 0;
   if (p->n_recipient_der == 0) {
@@ -292,24 +309,17 @@ static int envelope(const uint8_t *entity, size_t entity_len,
   }
   memset(&opts, 0, sizeof(opts));
   opts.cipher = (int)p->cipher;
-  if (!cms_envelope(entity, entity_len, rcpts, p->n_recipient_der, &opts, &der, &der_len, err) ||
-      !mime_build_pkcs7(der, der_len,
-                        cms_cipher_is_aead((int)p->cipher) ? MIME_CMS_AUTH_ENVELOPED_DATA
-                                                           : MIME_CMS_ENVELOPED_DATA,
-                        out, out_len, err)) {
-    goto err;
-  }
-  ok = 1;
-
-err:
-  OPENSSL_free(der);
+  int ok = cms_envelope(entity, entity_len, rcpts, p->n_recipient_der, &opts, out, out_len,
+                        err);
+  *out_type = cms_cipher_is_aead((int)p->cipher) ? MIME_CMS_AUTH_ENVELOPED_DATA
+                                                 : MIME_CMS_ENVELOPED_DATA;
   free(rcpts);
   return ok;
 }
 
 int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                            Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineSignPrepareRequest *r = req->sign_prepare;
+  Smime__Ipc__EngineSignPrepareRequest *r = req->sign_prepare;
   Smime__Ipc__EngineSignPrepareResponse *out = NULL;
   MIME_SPLIT *split = NULL;
   uint8_t *content = NULL;
@@ -391,7 +401,7 @@ static const char *micalg_of(uint32_t md) {
 
 int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                           Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineSignFinishRequest *r = req->sign_finish;
+  Smime__Ipc__EngineSignFinishRequest *r = req->sign_finish;
   Smime__Ipc__EngineSignFinishResponse *out = NULL;
   MIME_SPLIT *split = NULL;
   uint8_t *content = NULL, *der = NULL, *entity = NULL, *sealed = NULL;
@@ -434,23 +444,25 @@ int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   content = NULL;
   OPENSSL_free(der);
   der = NULL;
-  if (r->encrypt != NULL) {
-    /* Sign, then encrypt the signed entity (RFC 8551 section 3.7). */
-    if (!envelope(entity, entity_len, r->encrypt, &sealed, &sealed_len, err)) {
-      goto err;
-    }
-    free(entity);
-    entity = sealed;
-    entity_len = sealed_len;
-    sealed = NULL;
-  }
   out = arena_alloc(arena, sizeof(*out));
   if (out == NULL) {
     oom(err);
     goto err;
   }
   smime__ipc__engine_sign_finish_response__init(out);
-  if (!set_assembled(arena, split, entity, entity_len, &out->message, err)) {
+  if (r->encrypt != NULL) {
+    /* Sign, then encrypt the signed entity (RFC 8551 section 3.7); the signed entity
+     * is freed before the base64 of the enveloped one is written. */
+    MIME_CMS_TYPE type;
+    if (!envelope(entity, entity_len, r->encrypt, &sealed, &sealed_len, &type, err)) {
+      goto err;
+    }
+    free(entity);
+    entity = NULL;
+    if (!set_pkcs7(arena, split, sealed, sealed_len, type, &out->message, err)) {
+      goto err;
+    }
+  } else if (!set_assembled(arena, split, entity, entity_len, &out->message, err)) {
     goto err;
   }
   resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_FINISH;
@@ -462,17 +474,17 @@ err:
   free(content);
   OPENSSL_free(der);
   free(entity);
-  free(sealed);
+  OPENSSL_free(sealed);
   return ok;
 }
 
 int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                       Smime__Ipc__EngineResponse *resp, STATUS *err) {
-  const Smime__Ipc__EngineEncryptRequest *r = req->encrypt;
+  Smime__Ipc__EngineEncryptRequest *r = req->encrypt;
   Smime__Ipc__EngineEncryptResponse *out = NULL;
   MIME_SPLIT *split = NULL;
-  uint8_t *content = NULL, *entity = NULL;
-  size_t content_len = 0, entity_len = 0;
+  uint8_t *content = NULL, *der = NULL;
+  size_t content_len = 0, der_len = 0;
   int ok = 0;
 
   if (r->params == NULL) {
@@ -481,8 +493,9 @@ int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   }
   /* The content is made canonical (CRLF) before encryption too (RFC 8551 section
    * 3.1.1): the recipient's client may verify an inner signature or save the entity. */
+  MIME_CMS_TYPE type;
   if (!make_signable(&r->message, &split, &content, &content_len, err) ||
-      !envelope(content, content_len, r->params, &entity, &entity_len, err)) {
+      !envelope(content, content_len, r->params, &der, &der_len, &type, err)) {
     goto err;
   }
   free(content);
@@ -493,7 +506,7 @@ int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
     goto err;
   }
   smime__ipc__engine_encrypt_response__init(out);
-  if (!set_assembled(arena, split, entity, entity_len, &out->message, err)) {
+  if (!set_pkcs7(arena, split, der, der_len, type, &out->message, err)) {
     goto err;
   }
   resp->body_case = SMIME__IPC__ENGINE_RESPONSE__BODY_ENCRYPT;
@@ -503,6 +516,6 @@ int engine_op_encrypt(ARENA *arena, const Smime__Ipc__EngineRequest *req,
 err:
   mime_split_free(split);
   free(content);
-  free(entity);
+  OPENSSL_free(der);
   return ok;
 }

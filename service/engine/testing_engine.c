@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "service/ipc/bulk.h"
 #include "service/ipc/frame.h"
 #include "tests/ctest/check.h"
 
@@ -54,11 +55,22 @@ Smime__Ipc__EngineResponse *testing_engine_call(int fd, uint64_t id,
   CHECK(frame_write_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST,
                             &req->base, 10000) == FRAME_OK);
   ProtobufCMessage *msg = NULL;
-  CHECK(frame_read_message(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
-                           &smime__ipc__engine_response__descriptor, &msg,
-                           10000) == FRAME_OK);
+  FRAME bulk;
+  CHECK(frame_read_message_bulk(fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
+                                SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE_BULK,
+                                SMIME__IPC__FRAME_TYPE__FRAME_TYPE_BULK,
+                                &smime__ipc__engine_response__descriptor, &msg, &bulk,
+                                10000) == FRAME_OK);
   Smime__Ipc__EngineResponse *resp = (Smime__Ipc__EngineResponse *)msg;
   CHECK(resp->request_id == id);
+  if (bulk.body != NULL) {
+    /* A large message came in a bulk frame: only from BULK_MIN on, into an empty
+     * field (as the worker pool checks). */
+    ProtobufCBinaryData *field = engine_response_bulk_field(resp);
+    CHECK(field != NULL && field->len == 0 && bulk.len >= BULK_MIN);
+    field->data = bulk.body;
+    field->len = bulk.len;
+  }
   return resp;
 }
 

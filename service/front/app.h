@@ -45,35 +45,35 @@ const SERVER_METHOD *app_methods(size_t *out_n);
 const char *const *app_service_names(size_t *out_n);
 
 /* The handlers, one file per service. */
-int rpc_get_settings(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_get_settings(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err);
-int rpc_update_settings(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_update_settings(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                         ProtobufCMessage **out_resp, STATUS *err);
-int rpc_list_logs(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_list_logs(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                   ProtobufCMessage **out_resp, STATUS *err);
-int rpc_import_certificates(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_import_certificates(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                             ProtobufCMessage **out_resp, STATUS *err);
-int rpc_import_private_key(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_import_private_key(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                            ProtobufCMessage **out_resp, STATUS *err);
-int rpc_list_certificates(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_list_certificates(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                           ProtobufCMessage **out_resp, STATUS *err);
-int rpc_get_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_get_certificate(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                         ProtobufCMessage **out_resp, STATUS *err);
-int rpc_export_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_export_certificate(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                            ProtobufCMessage **out_resp, STATUS *err);
-int rpc_delete_certificate(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_delete_certificate(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                            ProtobufCMessage **out_resp, STATUS *err);
-int rpc_delete_private_key(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_delete_private_key(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                            ProtobufCMessage **out_resp, STATUS *err);
-int rpc_get_security_options(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_get_security_options(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                              ProtobufCMessage **out_resp, STATUS *err);
-int rpc_sign_encrypt(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_sign_encrypt(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err);
-int rpc_decrypt_verify(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_decrypt_verify(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                        ProtobufCMessage **out_resp, STATUS *err);
-int rpc_list_retryable(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_list_retryable(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                        ProtobufCMessage **out_resp, STATUS *err);
-int rpc_health_check(void *app, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_health_check(void *app, const CALL_INFO *info, ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err);
 int rpc_reflection_info(void *app, const CALL_INFO *info, SERVER_CALL *call, STATUS *err);
 

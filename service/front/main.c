@@ -556,10 +556,13 @@ int main(int argc, char **argv) {
   memset(&app, 0, sizeof(app));
   status_clear(&err);
 
+  log_set_program("smimed");
+  /* main runs with transparent huge pages for malloc (docs/PERFORMANCE.md, "Scale"),
+   * and so do the workers it starts: they inherit the environment. */
+  malloc_exec_with_huge_pages(argv);
   if (!parse_options(argc, argv, &opt, &exit_code)) {
     return exit_code;
   }
-  log_set_program("smimed");
   malloc_tune_for_messages();
 
   /* Signals: every thread inherits this mask; the main thread alone takes them with

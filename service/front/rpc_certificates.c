@@ -168,7 +168,7 @@ out:
   return finish(app, conn, ok, broken, err);
 }
 
-int rpc_import_certificates(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_import_certificates(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                             ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Smime__V1__ImportCertificatesRequest *req =
@@ -285,7 +285,7 @@ out:
   return ok;
 }
 
-int rpc_import_private_key(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_import_private_key(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                            ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Smime__V1__ImportPrivateKeyRequest *req = (const Smime__V1__ImportPrivateKeyRequest *)msg;
@@ -464,7 +464,7 @@ out:
   return ok;
 }
 
-int rpc_list_certificates(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_list_certificates(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                           ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   Smime__V1__ListCertificatesResponse *resp = NULL;
@@ -478,7 +478,7 @@ int rpc_list_certificates(void *app_ptr, const CALL_INFO *info, const ProtobufCM
   return 1;
 }
 
-int rpc_get_certificate(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_get_certificate(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                         ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Smime__V1__GetCertificateRequest *req = (const Smime__V1__GetCertificateRequest *)msg;
@@ -532,7 +532,7 @@ static size_t pem_append(char *out, const ProtobufCBinaryData *der) {
   return n;
 }
 
-int rpc_export_certificate(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_export_certificate(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                            ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Smime__V1__ExportCertificateRequest *req = (const Smime__V1__ExportCertificateRequest *)msg;
@@ -625,7 +625,7 @@ out:
   return ok;
 }
 
-int rpc_delete_certificate(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_delete_certificate(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                            ProtobufCMessage **out_resp, STATUS *err) {
   const Smime__V1__DeleteCertificateRequest *req = (const Smime__V1__DeleteCertificateRequest *)msg;
   int had_key = 0;
@@ -643,7 +643,7 @@ int rpc_delete_certificate(void *app_ptr, const CALL_INFO *info, const ProtobufC
   return 1;
 }
 
-int rpc_delete_private_key(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_delete_private_key(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                            ProtobufCMessage **out_resp, STATUS *err) {
   const Smime__V1__DeletePrivateKeyRequest *req = (const Smime__V1__DeletePrivateKeyRequest *)msg;
   int had_key = 0;

@@ -26,7 +26,7 @@ static int database_answers(APP *app) {
   return ok;
 }
 
-int rpc_health_check(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_health_check(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Grpc__Health__V1__HealthCheckRequest *hreq =

@@ -760,7 +760,7 @@ static int walk_message(WALK *w, const ProtobufCBinaryData *message, STATUS *err
   return w->resp->message.data != NULL ? 1 : oom(err);
 }
 
-int rpc_decrypt_verify(void *app, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_decrypt_verify(void *app, const CALL_INFO *info, ProtobufCMessage *msg,
                        ProtobufCMessage **out_resp, STATUS *err) {
   const Smime__V1__DecryptVerifyRequest *req = (const Smime__V1__DecryptVerifyRequest *)msg;
   WALK w;
@@ -799,7 +799,7 @@ out:
   return ok;
 }
 
-int rpc_list_retryable(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_list_retryable(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *req,
                        ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   Smime__V1__ListRetryableResponse *resp = NULL;

@@ -2,7 +2,7 @@
 #include "service/db/log_store.h"
 #include "service/front/app.h"
 
-int rpc_list_logs(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_list_logs(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *req,
                   ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   Smime__V1__ListLogsResponse *resp = NULL;

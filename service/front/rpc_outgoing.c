@@ -251,10 +251,10 @@ static void take_bytes(ProtobufCBinaryData *to, ProtobufCBinaryData *from) {
   from->len = 0;
 }
 
-int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                      ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
-  const Smime__V1__SignEncryptRequest *req = (const Smime__V1__SignEncryptRequest *)msg;
+  Smime__V1__SignEncryptRequest *req = (Smime__V1__SignEncryptRequest *)msg;
   Smime__V1__SignEncryptResponse *resp = NULL;
   Smime__Ipc__EngineResponse *analyzed = NULL, *prepared = NULL, *finished = NULL;
   Smime__Ipc__KeystoreResponse *signed_ = NULL;
@@ -489,8 +489,9 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
     smime__ipc__engine_request__init(&er);
     er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_FINISH;
     er.sign_finish = &sf;
-    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_FINISH, &finished,
-                     err)) {
+    /* The message goes to an engine for the last time: dropped once it is written. */
+    if (!engine_call_dropping(app, info, &er, &req->message,
+                              SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_FINISH, &finished, err)) {
       goto out;
     }
     result = &finished->sign_finish->message;
@@ -503,8 +504,8 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
     en.params = &params;
     er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ENCRYPT;
     er.encrypt = &en;
-    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_ENCRYPT, &finished,
-                     err)) {
+    if (!engine_call_dropping(app, info, &er, &req->message,
+                              SMIME__IPC__ENGINE_RESPONSE__BODY_ENCRYPT, &finished, err)) {
       goto out;
     }
     result = &finished->encrypt->message;
@@ -640,7 +641,7 @@ static Smime__V1__SecurityOption *option_new(size_t n) {
   return o;
 }
 
-int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *msg,
+int rpc_get_security_options(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                              ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   const Smime__V1__GetSecurityOptionsRequest *req =

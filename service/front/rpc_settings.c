@@ -76,7 +76,7 @@ static Smime__V1__ServiceStatus *service_status(APP *app, const CALL_INFO *info)
   return st;
 }
 
-int rpc_get_settings(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_get_settings(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *req,
                      ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   (void)req;
@@ -99,7 +99,7 @@ int rpc_get_settings(void *app_ptr, const CALL_INFO *info, const ProtobufCMessag
   return 1;
 }
 
-int rpc_update_settings(void *app_ptr, const CALL_INFO *info, const ProtobufCMessage *req,
+int rpc_update_settings(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *req,
                         ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
   *out_resp = NULL;

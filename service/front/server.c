@@ -21,12 +21,14 @@
 #include <time.h>
 
 #include "service/common/log.h"
+#include "service/common/malloc_tuning.h"
 #include "service/front/metrics.h"
 
 struct server_call_st {
   grpc_call *call;
   grpc_completion_queue *cq;
   int sent_initial_metadata;
+  size_t moved; /* request and response bytes of the call, for malloc_release_after */
 };
 
 typedef struct server_thread_st {
@@ -94,28 +96,117 @@ static int run_batch(SERVER_CALL *sc, grpc_op *ops, size_t n) {
   }
 }
 
-/* byte_buffer_to_message decodes |bb| as |desc|. */
+/* byte_buffer_to_message decodes |bb| as |desc|, adding its length to |*moved|, and
+ * destroys |bb|: as soon as its bytes are gathered and before they are decoded, so
+ * that a large message is not held three times (gRPC's slices, their gathered copy,
+ * the decoded message). */
 static ProtobufCMessage *byte_buffer_to_message(grpc_byte_buffer *bb,
-                                                const ProtobufCMessageDescriptor *desc) {
+                                                const ProtobufCMessageDescriptor *desc,
+                                                size_t *moved) {
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, bb)) {
+    grpc_byte_buffer_destroy(bb);
     return NULL;
   }
   grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
   grpc_byte_buffer_reader_destroy(&reader);
+  grpc_byte_buffer_destroy(bb);
+  /* gRPC received a large request in many small blocks of its poller thread's arena:
+   * given back now, not once the call is done. */
+  malloc_release_after(GRPC_SLICE_LENGTH(slice));
+  *moved += GRPC_SLICE_LENGTH(slice);
   ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(slice),
                                                     GRPC_SLICE_START_PTR(slice));
   grpc_slice_unref(slice);
   return msg;
 }
 
-/* message_to_byte_buffer encodes |msg| for sending. */
-static grpc_byte_buffer *message_to_byte_buffer(const ProtobufCMessage *msg) {
+/* kLendMin is the size from which a bytes field of a response goes to gRPC as a slice
+ * of the response itself instead of a copy. */
+static const size_t kLendMin = 1024 * 1024;
+
+/* SLICE_SINK is the ProtobufCBuffer that message_to_byte_buffer packs into: pieces are
+ * gathered in |pending| slices, except one piece of kLendMin bytes or more (a large
+ * message), which becomes a slice that points into the message and frees the whole
+ * message when gRPC lets go of it. */
+typedef struct slice_sink_st {
+  ProtobufCBuffer base;
+  grpc_slice_buffer *out;
+  ProtobufCMessage *owner; /* the message lent from */
+  int lent;                /* a piece was lent: |owner| now belongs to that slice */
+  uint8_t *pending;        /* gathered small pieces, not yet a slice */
+  size_t used, cap;
+} SLICE_SINK;
+
+static void free_lent_message(void *msg) {
+  protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* slice_sink_flush turns the gathered pieces into one slice. */
+static void slice_sink_flush(SLICE_SINK *k) {
+  if (k->used > 0) {
+    grpc_slice_buffer_add(k->out, grpc_slice_from_copied_buffer((const char *)k->pending,
+                                                                k->used));
+    k->used = 0;
+  }
+}
+
+static void slice_sink_append(ProtobufCBuffer *base, size_t len, const uint8_t *data) {
+  SLICE_SINK *k = (SLICE_SINK *)base;
+  if (len >= kLendMin && k->owner != NULL && !k->lent) {
+    slice_sink_flush(k);
+    grpc_slice_buffer_add(k->out, grpc_slice_new_with_user_data((void *)data, len,
+                                                                free_lent_message, k->owner));
+    k->lent = 1;
+    return;
+  }
+  if (len > k->cap - k->used) {
+    slice_sink_flush(k);
+  }
+  if (len > k->cap) {
+    grpc_slice_buffer_add(k->out, grpc_slice_from_copied_buffer((const char *)data, len));
+    return;
+  }
+  memcpy(k->pending + k->used, data, len);
+  k->used += len;
+}
+
+/* message_to_byte_buffer encodes |msg| for sending, adding its length to |*moved|.
+ * With |take| (NULL or |msg|) it takes |msg|: when |msg| is large, one large bytes
+ * field of it is lent to gRPC rather than copied, and |msg| is freed when gRPC is done
+ * with it; otherwise |msg| is freed at once. The bytes are those
+ * protobuf_c_message_pack writes. */
+static grpc_byte_buffer *message_to_byte_buffer(const ProtobufCMessage *msg,
+                                                ProtobufCMessage *take, size_t *moved) {
   size_t len = protobuf_c_message_get_packed_size(msg);
-  grpc_slice slice = grpc_slice_malloc(len);
-  protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
-  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
-  grpc_slice_unref(slice);
+  *moved += len;
+  if (take == NULL || len < kLendMin) {
+    grpc_slice slice = grpc_slice_malloc(len);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    if (take != NULL) {
+      protobuf_c_message_free_unpacked(take, NULL);
+    }
+    return bb;
+  }
+  grpc_slice_buffer sb;
+  grpc_slice_buffer_init(&sb);
+  uint8_t pending[4096];
+  SLICE_SINK k = {.base = {.append = slice_sink_append},
+                  .out = &sb,
+                  .owner = take,
+                  .lent = 0,
+                  .pending = pending,
+                  .used = 0,
+                  .cap = sizeof(pending)};
+  protobuf_c_message_pack_to_buffer(msg, &k.base);
+  slice_sink_flush(&k);
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(sb.slices, sb.count);
+  grpc_slice_buffer_destroy(&sb);
+  if (!k.lent) {
+    protobuf_c_message_free_unpacked(take, NULL);
+  }
   return bb;
 }
 
@@ -133,8 +224,7 @@ int server_stream_read(SERVER_CALL *call, const ProtobufCMessageDescriptor *desc
   if (payload == NULL) {
     return 1; /* the client half-closed: end of its stream */
   }
-  ProtobufCMessage *msg = byte_buffer_to_message(payload, desc);
-  grpc_byte_buffer_destroy(payload);
+  ProtobufCMessage *msg = byte_buffer_to_message(payload, desc, &call->moved);
   if (msg == NULL) {
     return status_set(err, STATUS_INVALID_ARGUMENT, "the request is not a valid %s message",
                       desc->name);
@@ -150,7 +240,7 @@ int server_stream_write(SERVER_CALL *call, const ProtobufCMessage *msg, STATUS *
   if (!call->sent_initial_metadata) {
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
   }
-  grpc_byte_buffer *bb = message_to_byte_buffer(msg);
+  grpc_byte_buffer *bb = message_to_byte_buffer(msg, NULL, &call->moved);
   ops[n].op = GRPC_OP_SEND_MESSAGE;
   ops[n++].data.send_message.send_message = bb;
   int ok = run_batch(call, ops, n);
@@ -162,8 +252,9 @@ int server_stream_write(SERVER_CALL *call, const ProtobufCMessage *msg, STATUS *
   return 1;
 }
 
-/* finish_call sends the response (if any) and the status, and waits for the close. */
-static void finish_call(SERVER_CALL *sc, const ProtobufCMessage *resp, const STATUS *st) {
+/* finish_call sends the response (if any; finish_call takes it) and the status, and
+ * waits for the close. */
+static void finish_call(SERVER_CALL *sc, ProtobufCMessage *resp, const STATUS *st) {
   grpc_op ops[4];
   size_t n = 0;
   int cancelled = 0;
@@ -173,7 +264,7 @@ static void finish_call(SERVER_CALL *sc, const ProtobufCMessage *resp, const STA
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
   }
   if (resp != NULL) {
-    bb = message_to_byte_buffer(resp);
+    bb = message_to_byte_buffer(resp, resp, &sc->moved);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = bb;
   }
@@ -287,13 +378,19 @@ out:
   metrics_call_finished(m != NULL ? m->path : NULL, st.code,
                         (double)(finished.tv_sec - started.tv_sec) +
                             (double)(finished.tv_nsec - started.tv_nsec) / 1e9);
-  finish_call(sc, st.code == STATUS_OK ? resp : NULL, &st);
+  /* handle_call frees the request before the response is packed: with a large message
+   * both would otherwise be alive at once. */
   if (req != NULL) {
     protobuf_c_message_free_unpacked(req, NULL);
   }
-  if (resp != NULL) {
+  if (st.code != STATUS_OK && resp != NULL) {
     protobuf_c_message_free_unpacked(resp, NULL);
+    resp = NULL;
   }
+  finish_call(sc, resp, &st);
+  /* handle_call gives a large call's heap back once its buffers are freed: a thread's
+   * malloc arena would otherwise keep the largest message it ever handled. */
+  malloc_release_after(sc->moved);
 }
 
 static void *thread_main(void *arg) {

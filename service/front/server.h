@@ -32,9 +32,11 @@ int call_info_remaining_ms(const CALL_INFO *info, int cap_ms);
 
 /* unary_handler_fn handles one unary call. On success it returns 1 and sets |*out_resp|
  * (freed by the server with protobuf_c_message_free_unpacked). On failure it returns 0
- * and fills |err|. */
+ * and fills |err|. |req| is the handler's to change until it returns: it may free a
+ * large bytes field it no longer needs (data NULL, len 0), so that a large message is
+ * not held to the end of the call; the server frees the rest. */
 typedef int (*unary_handler_fn)(void *app, const CALL_INFO *info,
-                                const ProtobufCMessage *req, ProtobufCMessage **out_resp,
+                                ProtobufCMessage *req, ProtobufCMessage **out_resp,
                                 STATUS *err);
 
 /* stream_handler_fn handles a streaming call with server_stream_read/write. It returns

@@ -16,10 +16,18 @@ static int error_status(const Smime__Ipc__Error *e, const char *who, STATUS *err
 int engine_call(APP *app, const CALL_INFO *info, Smime__Ipc__EngineRequest *req,
                 Smime__Ipc__EngineResponse__BodyCase want_case,
                 Smime__Ipc__EngineResponse **out, STATUS *err) {
+  return engine_call_dropping(app, info, req, NULL, want_case, out, err);
+}
+
+int engine_call_dropping(APP *app, const CALL_INFO *info, Smime__Ipc__EngineRequest *req,
+                         ProtobufCBinaryData *drop,
+                         Smime__Ipc__EngineResponse__BodyCase want_case,
+                         Smime__Ipc__EngineResponse **out, STATUS *err) {
   Smime__Ipc__EngineResponse *resp = NULL;
   *out = NULL;
-  if (!worker_pool_engine_call(app->pool, req, &resp, call_info_remaining_ms(info, WORKER_CALL_CAP_MS),
-                               err)) {
+  if (!worker_pool_engine_call_dropping(app->pool, req, drop, &resp,
+                                        call_info_remaining_ms(info, WORKER_CALL_CAP_MS),
+                                        err)) {
     return 0;
   }
   if (resp->body_case == want_case) {

@@ -12,6 +12,14 @@ int engine_call(APP *app, const CALL_INFO *info, Smime__Ipc__EngineRequest *req,
                 Smime__Ipc__EngineResponse__BodyCase want_case,
                 Smime__Ipc__EngineResponse **out, STATUS *err);
 
+/* engine_call_dropping is engine_call that frees |drop| (a malloc'd bytes field of the
+ * caller's that |req| carries for the last time; see worker_pool_engine_call_dropping)
+ * once the request is written. */
+int engine_call_dropping(APP *app, const CALL_INFO *info, Smime__Ipc__EngineRequest *req,
+                         ProtobufCBinaryData *drop,
+                         Smime__Ipc__EngineResponse__BodyCase want_case,
+                         Smime__Ipc__EngineResponse **out, STATUS *err);
+
 /* keystore_call: the same for the keystore. */
 int keystore_call(APP *app, const CALL_INFO *info, Smime__Ipc__KeystoreRequest *req,
                   Smime__Ipc__KeystoreResponse__BodyCase want_case,

@@ -13,8 +13,16 @@ struct arena_block {
   alignas(max_align_t) unsigned char data[];
 };
 
+/* arena_adopted is a malloc'd buffer given to the arena by arena_adopt. */
+struct arena_adopted {
+  struct arena_adopted *next;
+  uint8_t *p;
+  size_t len;
+};
+
 struct arena_st {
   struct arena_block *head;
+  struct arena_adopted *adopted;
 };
 
 ARENA *arena_new(void) { return calloc(1, sizeof(ARENA)); }
@@ -29,6 +37,14 @@ void arena_free(ARENA *a) {
     explicit_bzero(b->data, b->len);
     free(b);
     b = next;
+  }
+  struct arena_adopted *d = a->adopted;
+  while (d != NULL) {
+    struct arena_adopted *next = d->next;
+    explicit_bzero(d->p, d->len);
+    free(d->p);
+    free(d);
+    d = next;
   }
   free(a);
 }
@@ -66,4 +82,18 @@ uint8_t *arena_memdup(ARENA *a, const void *p, size_t len) {
     memcpy(q, p, len);
   }
   return q;
+}
+
+uint8_t *arena_adopt(ARENA *a, uint8_t *p, size_t len) {
+  struct arena_adopted *d = malloc(sizeof(*d));
+  if (d == NULL) {
+    explicit_bzero(p, len);
+    free(p);
+    return NULL;
+  }
+  d->p = p;
+  d->len = len;
+  d->next = a->adopted;
+  a->adopted = d;
+  return p;
 }

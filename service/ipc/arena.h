@@ -28,4 +28,9 @@ char *arena_strdup(ARENA *a, const char *s);
  * 0, as protobuf-c bytes fields want). */
 uint8_t *arena_memdup(ARENA *a, const void *p, size_t len);
 
+/* arena_adopt makes the malloc'd |p| (|len| bytes) owned by |a|, wiped and freed with
+ * it, and returns it: a large response field built elsewhere is not copied. On failure
+ * (out of memory) it frees |p| and returns NULL. */
+uint8_t *arena_adopt(ARENA *a, uint8_t *p, size_t len);
+
 #endif /* SMIMED_IPC_ARENA_H */

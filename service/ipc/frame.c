@@ -25,6 +25,16 @@ static int64_t deadline_from(int timeout_ms) {
   return now_ms() + timeout_ms;
 }
 
+/* timeout_left is the relative timeout left until |deadline| (-1: none), for the
+ * second frame of a pair sent or read by one deadline. */
+static int timeout_left(int64_t deadline) {
+  if (deadline < 0) {
+    return -1;
+  }
+  int64_t ms = deadline - now_ms();
+  return ms < 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
 /* wait_fd waits until |fd| reports any of |events| (or an error or hangup, which the
  * next recv/send will turn into a precise result) or |deadline| passes. One deadline
  * covers the whole frame, so a peer that trickles bytes cannot stretch it. */
@@ -141,23 +151,98 @@ int frame_write_raw(int fd, uint8_t type, const uint8_t *body, size_t len,
   return write_all(fd, body, len, deadline);
 }
 
+/* FRAME_SINK is the ProtobufCBuffer that frame_write_message packs into: small pieces
+ * gather in |buf| and go out together; a piece of kSinkDirect bytes or more (a
+ * message's bytes field) is sent from where it lies, so that a large body is never
+ * copied into a temporary. */
+#define FRAME_SINK_SIZE (32 * 1024)
+static const size_t kSinkDirect = FRAME_SINK_SIZE / 2;
+
+typedef struct frame_sink_st {
+  ProtobufCBuffer base;
+  int fd;
+  int64_t deadline;
+  int rc;      /* the first failure; once set, nothing more is sent */
+  size_t sent; /* bytes passed to the sink (header included) */
+  size_t used;
+  uint8_t buf[FRAME_SINK_SIZE];
+} FRAME_SINK;
+
+/* sink_flush sends what |k| gathered. */
+static void sink_flush(FRAME_SINK *k) {
+  if (k->rc == FRAME_OK && k->used > 0) {
+    k->rc = write_all(k->fd, k->buf, k->used, k->deadline);
+  }
+  explicit_bzero(k->buf, k->used);
+  k->used = 0;
+}
+
+static void sink_append(ProtobufCBuffer *base, size_t len, const uint8_t *data) {
+  FRAME_SINK *k = (FRAME_SINK *)base;
+  k->sent += len;
+  if (k->rc != FRAME_OK) {
+    return;
+  }
+  if (len >= kSinkDirect) {
+    /* What was gathered goes first: the frame keeps the order of the pieces. */
+    sink_flush(k);
+    if (k->rc == FRAME_OK) {
+      k->rc = write_all(k->fd, data, len, k->deadline);
+    }
+    return;
+  }
+  if (len > sizeof(k->buf) - k->used) {
+    sink_flush(k);
+  }
+  memcpy(k->buf + k->used, data, len);
+  k->used += len;
+}
+
 int frame_write_message(int fd, uint8_t type, const ProtobufCMessage *msg,
                         int timeout_ms) {
   size_t len = protobuf_c_message_get_packed_size(msg);
   if (len > FRAME_MAX_BODY) {
     return FRAME_TOO_LARGE;
   }
-  /* frame_write_message packs behind the header in one buffer: one send per frame. */
-  uint8_t *buf = malloc(FRAME_HEADER_LEN + len);
-  if (buf == NULL) {
+  /* frame_write_message packs straight to the socket: small frames still go out in one
+   * send, and the bytes of a large message are not copied (a 25 MiB message was packed
+   * into a second 25 MiB buffer first). The staging buffer is wiped: bodies may carry
+   * key material (the keystore's answers). */
+  FRAME_SINK *k = malloc(sizeof(*k));
+  if (k == NULL) {
     return FRAME_NOMEM;
   }
-  put_header(buf, type, len);
-  protobuf_c_message_pack(msg, buf + FRAME_HEADER_LEN);
-  int rc = write_all(fd, buf, FRAME_HEADER_LEN + len, deadline_from(timeout_ms));
-  explicit_bzero(buf, FRAME_HEADER_LEN + len);
-  free(buf);
+  k->base.append = sink_append;
+  k->fd = fd;
+  k->deadline = deadline_from(timeout_ms);
+  k->rc = FRAME_OK;
+  k->sent = FRAME_HEADER_LEN;
+  k->used = FRAME_HEADER_LEN;
+  put_header(k->buf, type, len);
+  size_t packed = protobuf_c_message_pack_to_buffer(msg, &k->base);
+  sink_flush(k);
+  int rc = k->rc;
+  if (rc == FRAME_OK && (packed != len || k->sent != FRAME_HEADER_LEN + len)) {
+    /* The message changed between sizing and packing: the frame is corrupt. */
+    errno = EINVAL;
+    rc = FRAME_IO;
+  }
+  free(k);
   return rc;
+}
+
+int frame_write_message_bulk(int fd, uint8_t type, const ProtobufCMessage *msg,
+                             uint8_t bulk_type, const uint8_t *bulk, size_t len,
+                             int timeout_ms) {
+  if (len > FRAME_MAX_BODY) {
+    return FRAME_TOO_LARGE;
+  }
+  int64_t deadline = deadline_from(timeout_ms);
+  int rc = frame_write_message(fd, type, msg, timeout_ms);
+  if (rc != FRAME_OK) {
+    return rc;
+  }
+  return frame_write_raw(fd, bulk_type, bulk, len, timeout_left(deadline));
 }
 
 int frame_read(int fd, FRAME *out, int timeout_ms) {
@@ -207,14 +292,25 @@ err:
 
 int frame_read_message(int fd, uint8_t type, const ProtobufCMessageDescriptor *desc,
                        ProtobufCMessage **out_msg, int timeout_ms) {
+  FRAME bulk;
+  /* Type 0 is never sent: no frame takes the bulk branch. */
+  return frame_read_message_bulk(fd, type, 0, 0, desc, out_msg, &bulk, timeout_ms);
+}
+
+int frame_read_message_bulk(int fd, uint8_t type, uint8_t with_bulk_type, uint8_t bulk_type,
+                            const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out_msg,
+                            FRAME *out_bulk, int timeout_ms) {
   *out_msg = NULL;
+  memset(out_bulk, 0, sizeof(*out_bulk));
+  int64_t deadline = deadline_from(timeout_ms);
   FRAME f;
   ProtobufCMessage *msg = NULL;
   int rc = frame_read(fd, &f, timeout_ms);
   if (rc != FRAME_OK) {
     return rc;
   }
-  if (f.type != type) {
+  int with_bulk = with_bulk_type != 0 && f.type == with_bulk_type;
+  if (f.type != type && !with_bulk) {
     rc = FRAME_BAD_TYPE;
     goto out;
   }
@@ -222,6 +318,20 @@ int frame_read_message(int fd, uint8_t type, const ProtobufCMessageDescriptor *d
   if (msg == NULL) {
     rc = FRAME_BAD_BODY;
     goto out;
+  }
+  if (with_bulk) {
+    rc = frame_read(fd, out_bulk, timeout_left(deadline));
+    if (rc == FRAME_EOF) {
+      rc = FRAME_TRUNCATED; /* the first frame promised a second */
+    }
+    if (rc == FRAME_OK && out_bulk->type != bulk_type) {
+      frame_cleanup(out_bulk);
+      rc = FRAME_BAD_TYPE;
+    }
+    if (rc != FRAME_OK) {
+      protobuf_c_message_free_unpacked(msg, NULL);
+      goto out;
+    }
   }
   *out_msg = msg;
   rc = FRAME_OK;

@@ -52,7 +52,9 @@ typedef struct frame_st {
 int frame_write_raw(int fd, uint8_t type, const uint8_t *body, size_t len,
                     int timeout_ms);
 
-/* frame_write_message packs |msg| and writes it as one frame of |type|. */
+/* frame_write_message packs |msg| and writes it as one frame of |type|, straight to
+ * the socket: small pieces are gathered (a small frame is one send), bytes fields of
+ * 16 KiB or more are sent from the message itself, never copied. */
 int frame_write_message(int fd, uint8_t type, const ProtobufCMessage *msg,
                         int timeout_ms);
 
@@ -66,6 +68,22 @@ int frame_read(int fd, FRAME *out, int timeout_ms);
  * protobuf_c_message_free_unpacked(msg, NULL)). */
 int frame_read_message(int fd, uint8_t type, const ProtobufCMessageDescriptor *desc,
                        ProtobufCMessage **out_msg, int timeout_ms);
+
+/* frame_write_message_bulk writes |msg| as one frame of |type| and |len| bytes of
+ * |bulk| as the body of a second frame of |bulk_type|, both by one deadline: a large
+ * field left out of |msg| travels without being packed, and its reader gets it in a
+ * buffer of its own (frame_read_message_bulk). */
+int frame_write_message_bulk(int fd, uint8_t type, const ProtobufCMessage *msg,
+                             uint8_t bulk_type, const uint8_t *bulk, size_t len,
+                             int timeout_ms);
+
+/* frame_read_message_bulk is frame_read_message that also accepts a frame of
+ * |with_bulk_type| (its body decoded as |desc| too), which must be followed by a frame
+ * of |bulk_type|: that frame is returned in |*out_bulk| (cleared on entry; its body is
+ * NULL when no bulk came), for the caller to put into the message. */
+int frame_read_message_bulk(int fd, uint8_t type, uint8_t with_bulk_type, uint8_t bulk_type,
+                            const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out_msg,
+                            FRAME *out_bulk, int timeout_ms);
 
 /* frame_cleanup frees |f|'s body and zeroes it. Accepts NULL. Bodies may carry key
  * material (the keystore's answers), so the bytes are wiped before free. */

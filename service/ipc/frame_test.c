@@ -60,8 +60,12 @@ static void test_message_round_trip(void) {
   close(sv[1]);
 }
 
+/* writer_arg is what writer sends from its thread: |body| as a raw frame of type 42
+ * (no |msg|), |msg| as an engine request frame (no |body|), or |msg| as a frame of
+ * type 5 followed by |body| as a bulk frame of type 6. */
 struct writer_arg {
   int fd;
+  const ProtobufCMessage *msg;
   const uint8_t *body;
   size_t len;
   int rc;
@@ -69,7 +73,14 @@ struct writer_arg {
 
 static void *writer(void *p) {
   struct writer_arg *w = p;
-  w->rc = frame_write_raw(w->fd, 42, w->body, w->len, 10000);
+  if (w->msg == NULL) {
+    w->rc = frame_write_raw(w->fd, 42, w->body, w->len, 10000);
+  } else if (w->body == NULL) {
+    w->rc = frame_write_message(w->fd, SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST,
+                                w->msg, 10000);
+  } else {
+    w->rc = frame_write_message_bulk(w->fd, 5, w->msg, 6, w->body, w->len, 10000);
+  }
   return NULL;
 }
 
@@ -84,7 +95,7 @@ static void test_large_round_trip(void) {
   for (size_t i = 0; i < len; i++) {
     body[i] = (uint8_t)(i * 31 + 7);
   }
-  struct writer_arg w = {.fd = sv[0], .body = body, .len = len, .rc = 1};
+  struct writer_arg w = {.fd = sv[0], .msg = NULL, .body = body, .len = len, .rc = 1};
   pthread_t t;
   CHECK(pthread_create(&t, NULL, writer, &w) == 0);
   FRAME f;
@@ -98,6 +109,122 @@ static void test_large_round_trip(void) {
   free(body);
   close(sv[0]);
   close(sv[1]);
+}
+
+/* test_streamed_pack: frame_write_message packs straight to the socket, gathering
+ * small pieces and sending large bytes fields from the message itself; the frame must
+ * hold exactly what protobuf_c_message_pack writes, whatever the sizes of the pieces
+ * around the gathering buffer's limits (a 4 MiB message among small fields, and
+ * fields of 16 KiB - 1, 16 KiB and 32 KiB + 1). */
+static void test_streamed_pack(void) {
+  static const size_t kSizes[] = {0, 1, 16383, 16384, 32769, 4u * 1024 * 1024};
+  for (size_t i = 0; i < sizeof(kSizes) / sizeof(kSizes[0]); i++) {
+    for (size_t j = 0; j < sizeof(kSizes) / sizeof(kSizes[0]); j++) {
+      int sv[2];
+      make_pair(sv);
+      uint8_t *a = malloc(kSizes[i] + 1);
+      uint8_t *b = malloc(kSizes[j] + 1);
+      CHECK(a != NULL && b != NULL);
+      for (size_t k = 0; k < kSizes[i]; k++) {
+        a[k] = (uint8_t)(k * 7 + i);
+      }
+      for (size_t k = 0; k < kSizes[j]; k++) {
+        b[k] = (uint8_t)(k * 13 + j);
+      }
+      Smime__Ipc__EngineSignFinishRequest sf = SMIME__IPC__ENGINE_SIGN_FINISH_REQUEST__INIT;
+      sf.message.data = a;
+      sf.message.len = kSizes[i];
+      sf.state.data = b;
+      sf.state.len = kSizes[j];
+      sf.signature.data = (uint8_t *)"sig";
+      sf.signature.len = 3;
+      sf.md = 2;
+      Smime__Ipc__EngineRequest req = SMIME__IPC__ENGINE_REQUEST__INIT;
+      req.request_id = 77;
+      req.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_FINISH;
+      req.sign_finish = &sf;
+      size_t len = protobuf_c_message_get_packed_size(&req.base);
+      uint8_t *want = malloc(len + 1);
+      CHECK(want != NULL);
+      CHECK(protobuf_c_message_pack(&req.base, want) == len);
+
+      struct writer_arg w = {.fd = sv[0], .msg = &req.base, .body = NULL, .len = 0, .rc = 1};
+      pthread_t t;
+      CHECK(pthread_create(&t, NULL, writer, &w) == 0);
+      FRAME f;
+      CHECK(frame_read(sv[1], &f, 10000) == FRAME_OK);
+      CHECK(pthread_join(t, NULL) == 0);
+      CHECK(w.rc == FRAME_OK);
+      CHECK(f.type == SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST);
+      CHECK(f.len == len);
+      CHECK(memcmp(f.body, want, len) == 0);
+      frame_cleanup(&f);
+      free(want);
+      free(a);
+      free(b);
+      close(sv[0]);
+      close(sv[1]);
+    }
+  }
+}
+
+/* test_bulk: a message and its bulk frame arrive together through
+ * frame_read_message_bulk (the bulk's body handed over as read); a plain frame of the
+ * message type still reads with no bulk; a frame of the bulk-carrying type without
+ * its second frame is truncated, and one followed by a frame of another type is
+ * refused. */
+static void test_bulk(void) {
+  int sv[2];
+  make_pair(sv);
+  size_t len = 3u * 1024 * 1024;
+  uint8_t *body = malloc(len);
+  CHECK(body != NULL);
+  for (size_t i = 0; i < len; i++) {
+    body[i] = (uint8_t)(i * 11 + 5);
+  }
+  Smime__Ipc__EngineResponse resp = SMIME__IPC__ENGINE_RESPONSE__INIT;
+  resp.request_id = 9;
+  struct writer_arg w = {.fd = sv[0], .msg = &resp.base, .body = body, .len = len, .rc = 1};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, writer, &w) == 0);
+  ProtobufCMessage *msg = NULL;
+  FRAME bulk;
+  CHECK(frame_read_message_bulk(sv[1], 2, 5, 6, &smime__ipc__engine_response__descriptor, &msg,
+                                &bulk, 10000) == FRAME_OK);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK(w.rc == FRAME_OK);
+  CHECK(((Smime__Ipc__EngineResponse *)msg)->request_id == 9);
+  CHECK(bulk.type == 6 && bulk.len == len && memcmp(bulk.body, body, len) == 0);
+  frame_cleanup(&bulk);
+  protobuf_c_message_free_unpacked(msg, NULL);
+
+  /* The plain type: no bulk. */
+  CHECK(frame_write_message(sv[0], 2, &resp.base, 1000) == FRAME_OK);
+  CHECK(frame_read_message_bulk(sv[1], 2, 5, 6, &smime__ipc__engine_response__descriptor, &msg,
+                                &bulk, 1000) == FRAME_OK);
+  CHECK(msg != NULL && bulk.body == NULL && bulk.len == 0);
+  protobuf_c_message_free_unpacked(msg, NULL);
+
+  /* A bulk-carrying frame followed by a frame of another type. */
+  CHECK(frame_write_message(sv[0], 5, &resp.base, 1000) == FRAME_OK);
+  CHECK(frame_write_raw(sv[0], 7, body, 10, 1000) == FRAME_OK);
+  CHECK(frame_read_message_bulk(sv[1], 2, 5, 6, &smime__ipc__engine_response__descriptor, &msg,
+                                &bulk, 1000) == FRAME_BAD_TYPE);
+  CHECK(msg == NULL && bulk.body == NULL);
+
+  /* A bulk-carrying frame where a plain reader expects the plain type only. */
+  CHECK(frame_write_message(sv[0], 5, &resp.base, 1000) == FRAME_OK);
+  CHECK(frame_read_message(sv[1], 2, &smime__ipc__engine_response__descriptor, &msg, 1000) ==
+        FRAME_BAD_TYPE);
+
+  /* A bulk-carrying frame and then the end of the stream. */
+  CHECK(frame_write_message(sv[0], 5, &resp.base, 1000) == FRAME_OK);
+  close(sv[0]);
+  CHECK(frame_read_message_bulk(sv[1], 2, 5, 6, &smime__ipc__engine_response__descriptor, &msg,
+                                &bulk, 1000) == FRAME_TRUNCATED);
+  CHECK(msg == NULL && bulk.body == NULL);
+  close(sv[1]);
+  free(body);
 }
 
 /* vm_size_bytes is this process's address space size, from /proc/self/status. */
@@ -250,6 +377,8 @@ static void test_bad_type_and_body(void) {
 int main(void) {
   test_message_round_trip();
   test_large_round_trip();
+  test_streamed_pack();
+  test_bulk();
   test_oversized();
   test_truncated();
   test_timeout();

@@ -24,8 +24,10 @@ typedef struct buf_st {
   int failed;
 } BUF;
 
-/* buf_reserve makes room for |n| more bytes (and a NUL). */
-static int buf_reserve(BUF *b, size_t n) {
+/* buf_room makes room for |n| more bytes (and a NUL): doubling the capacity, or with
+ * |exact| to that size and no more (for the one large piece of a buffer, whose size is
+ * known). */
+static int buf_room(BUF *b, size_t n, int exact) {
   if (b->failed) {
     return 0;
   }
@@ -36,9 +38,12 @@ static int buf_reserve(BUF *b, size_t n) {
   if (b->len + n + 1 <= b->cap) {
     return 1;
   }
-  size_t cap = b->cap == 0 ? 4096 : b->cap;
-  while (cap < b->len + n + 1) {
-    cap *= 2;
+  size_t cap = b->len + n + 1;
+  if (!exact) {
+    cap = b->cap == 0 ? 4096 : b->cap;
+    while (cap < b->len + n + 1) {
+      cap *= 2;
+    }
   }
   uint8_t *d = realloc(b->data, cap);
   if (d == NULL) {
@@ -49,6 +54,9 @@ static int buf_reserve(BUF *b, size_t n) {
   b->cap = cap;
   return 1;
 }
+
+/* buf_reserve makes room for |n| more bytes (and a NUL). */
+static int buf_reserve(BUF *b, size_t n) { return buf_room(b, n, 0); }
 
 /* buf_add appends |n| bytes. */
 static void buf_add(BUF *b, const void *p, size_t n) {
@@ -186,6 +194,9 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
   char path[128];
   const uint8_t *body = e->body.ptr;
   size_t n = e->body.len;
+  /* direct: the body needs only its line ends made CRLF, written straight after the
+   * header fields (for a large body, one copy less alive). */
+  int direct = 0;
   int text = strcmp(e->type, "text") == 0;
   BUF body_buf = {NULL, 0, 0, 0};
   const char *cte = NULL;
@@ -196,7 +207,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
     case MIME_CTE_BASE64:
     case MIME_CTE_QUOTED_PRINTABLE:
       if (mime_7bit_safe(body, n, MIME_MAX_LINE, 0)) {
-        buf_crlf(&body_buf, body, n);
+        direct = 1;
         break;
       }
       if (!mime_entity_decode(e, &decoded, &decoded_len, err)) {
@@ -210,7 +221,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
     case MIME_CTE_7BIT:
     case MIME_CTE_8BIT:
       if (mime_7bit_safe(body, n, MIME_MAX_LINE, 1)) {
-        buf_crlf(&body_buf, body, n);
+        direct = 1;
         if (e->cte == MIME_CTE_8BIT) {
           /* An MTA downgrading 8BITMIME goes by the label: say 7bit. */
           cte = "7bit";
@@ -237,7 +248,7 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
                    e->cte_name);
         goto out;
       }
-      buf_crlf(&body_buf, body, n);
+      direct = 1;
       break;
   }
   if (body_buf.failed) {
@@ -245,7 +256,11 @@ static int emit_leaf(BUF *b, const MIME_ENTITY *e, STATUS *err) {
     goto out;
   }
   emit_headers(b, e, cte, 0);
-  buf_add(b, body_buf.data, body_buf.len);
+  if (direct) {
+    buf_crlf(b, body, n);
+  } else {
+    buf_add(b, body_buf.data, body_buf.len);
+  }
   ret = 1;
 
 out:
@@ -570,10 +585,10 @@ int mime_build_signed(const uint8_t *content, size_t content_len, const uint8_t 
   return buf_finish(&b, out, out_len, err);
 }
 
-int mime_build_pkcs7(const uint8_t *der, size_t der_len, MIME_CMS_TYPE type,
-                     uint8_t **out, size_t *out_len, STATUS *err) {
-  *out = NULL;
-  *out_len = 0;
+/* add_pkcs7 appends to |b| the application/pkcs7-mime entity of mime_build_pkcs7,
+ * its base64 written in place. */
+static int add_pkcs7(BUF *b, const uint8_t *der, size_t der_len, MIME_CMS_TYPE type,
+                     STATUS *err) {
   const char *desc;
   const char *name = "smime.p7m";
   switch (type) {
@@ -599,23 +614,34 @@ int mime_build_pkcs7(const uint8_t *der, size_t der_len, MIME_CMS_TYPE type,
   if (der_len == 0) {
     return status_set(err, STATUS_INVALID_ARGUMENT, "empty CMS object");
   }
-  uint8_t *b64 = NULL;
-  size_t b64_len = 0;
-  if (!mime_base64_encode(der, der_len, 76, &b64, &b64_len, err)) {
+  size_t b64_len = mime_base64_encoded_len(der_len, 76);
+  if (b64_len == 0) {
+    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "data too large (%zu bytes)", der_len);
+  }
+  buf_str(b, "Content-Type: application/pkcs7-mime; smime-type=");
+  buf_str(b, mime_cms_type_name(type));
+  buf_str(b, ";\r\n name=\"");
+  buf_str(b, name);
+  buf_str(b, "\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"");
+  buf_str(b, name);
+  buf_str(b, "\"\r\nContent-Description: ");
+  buf_str(b, desc);
+  buf_str(b, "\r\n\r\n");
+  if (buf_room(b, b64_len, 1)) {
+    b->len += mime_base64_encode_to(der, der_len, 76, b->data + b->len);
+  }
+  return 1;
+}
+
+int mime_build_pkcs7(const uint8_t *der, size_t der_len, MIME_CMS_TYPE type,
+                     uint8_t **out, size_t *out_len, STATUS *err) {
+  *out = NULL;
+  *out_len = 0;
+  BUF b = {NULL, 0, 0, 0};
+  if (!add_pkcs7(&b, der, der_len, type, err)) {
+    free(b.data);
     return 0;
   }
-  BUF b = {NULL, 0, 0, 0};
-  buf_str(&b, "Content-Type: application/pkcs7-mime; smime-type=");
-  buf_str(&b, mime_cms_type_name(type));
-  buf_str(&b, ";\r\n name=\"");
-  buf_str(&b, name);
-  buf_str(&b, "\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"");
-  buf_str(&b, name);
-  buf_str(&b, "\"\r\nContent-Description: ");
-  buf_str(&b, desc);
-  buf_str(&b, "\r\n\r\n");
-  buf_add(&b, b64, b64_len);
-  free(b64);
   return buf_finish(&b, out, out_len, err);
 }
 
@@ -641,20 +667,42 @@ static int check_outer(const uint8_t *outer, size_t len, STATUS *err) {
   return 1;
 }
 
+/* start_message checks |outer| and appends it to |b| (line ends made CRLF) with
+ * "MIME-Version: 1.0": what every outgoing message starts with. */
+static int start_message(BUF *b, const uint8_t *outer, size_t outer_len, STATUS *err) {
+  if (!check_outer(outer, outer_len, err)) {
+    return 0;
+  }
+  buf_crlf(b, outer, outer_len);
+  if (outer_len > 0 && outer[outer_len - 1] != '\n') {
+    buf_str(b, "\r\n");
+  }
+  buf_str(b, "MIME-Version: 1.0\r\n");
+  return 1;
+}
+
 int mime_build_message(const uint8_t *outer, size_t outer_len, const uint8_t *entity,
                        size_t entity_len, uint8_t **out, size_t *out_len, STATUS *err) {
   *out = NULL;
   *out_len = 0;
-  if (!check_outer(outer, outer_len, err)) {
+  BUF b = {NULL, 0, 0, 0};
+  if (!start_message(&b, outer, outer_len, err)) {
     return 0;
   }
-  BUF b = {NULL, 0, 0, 0};
-  buf_crlf(&b, outer, outer_len);
-  if (outer_len > 0 && outer[outer_len - 1] != '\n') {
-    buf_str(&b, "\r\n");
-  }
-  buf_str(&b, "MIME-Version: 1.0\r\n");
   buf_add(&b, entity, entity_len);
+  return buf_finish(&b, out, out_len, err);
+}
+
+int mime_build_pkcs7_message(const uint8_t *outer, size_t outer_len, const uint8_t *der,
+                             size_t der_len, MIME_CMS_TYPE type, uint8_t **out,
+                             size_t *out_len, STATUS *err) {
+  *out = NULL;
+  *out_len = 0;
+  BUF b = {NULL, 0, 0, 0};
+  if (!start_message(&b, outer, outer_len, err) || !add_pkcs7(&b, der, der_len, type, err)) {
+    free(b.data);
+    return 0;
+  }
   return buf_finish(&b, out, out_len, err);
 }
 

@@ -471,8 +471,63 @@ static void test_openssl_interop(void) {
   mime_split_free(s);
 }
 
+/* test_pkcs7_message: mime_build_pkcs7_message writes, in one buffer, exactly what
+ * mime_build_message around mime_build_pkcs7 writes: for lengths around the base64
+ * line (57 bytes make 76 characters), outer headers with LF, CRLF or no final line
+ * end, and every smime-type; and refuses what either refuses. */
+static void test_pkcs7_message(void) {
+  static const size_t kLens[] = {1, 2, 3, 56, 57, 58, 114, 1000, 100000};
+  static const char *kOuters[] = {"From: a@example.com\r\nSubject: hi\r\n",
+                                  "From: a@example.com\nSubject: hi", ""};
+  static const MIME_CMS_TYPE kTypes[] = {MIME_CMS_SIGNED_DATA, MIME_CMS_ENVELOPED_DATA,
+                                         MIME_CMS_AUTH_ENVELOPED_DATA};
+  STATUS err;
+  for (size_t i = 0; i < sizeof(kLens) / sizeof(kLens[0]); i++) {
+    uint8_t *der = malloc(kLens[i]);
+    CHECK(der != NULL);
+    for (size_t k = 0; k < kLens[i]; k++) {
+      der[k] = (uint8_t)(k * 29 + i);
+    }
+    for (size_t o = 0; o < sizeof(kOuters) / sizeof(kOuters[0]); o++) {
+      for (size_t t = 0; t < sizeof(kTypes) / sizeof(kTypes[0]); t++) {
+        const uint8_t *outer = (const uint8_t *)kOuters[o];
+        size_t outer_len = strlen(kOuters[o]);
+        uint8_t *entity, *want, *got;
+        size_t entity_len, want_len, got_len;
+        status_clear(&err);
+        CHECK(mime_build_pkcs7(der, kLens[i], kTypes[t], &entity, &entity_len, &err));
+        CHECK(mime_build_message(outer, outer_len, entity, entity_len, &want, &want_len, &err));
+        CHECK(mime_build_pkcs7_message(outer, outer_len, der, kLens[i], kTypes[t], &got,
+                                       &got_len, &err));
+        CHECK(got_len == want_len && memcmp(got, want, want_len) == 0);
+        CHECK(got[got_len] == '\0');
+        free(entity);
+        free(want);
+        free(got);
+      }
+    }
+    free(der);
+  }
+  uint8_t *out = (uint8_t *)"x";
+  size_t out_len = 1;
+  const uint8_t der[3] = {1, 2, 3};
+  status_clear(&err);
+  CHECK(!mime_build_pkcs7_message((const uint8_t *)"From: a\r\n", 9, der, sizeof(der),
+                                  MIME_CMS_DATA, &out, &out_len, &err));
+  CHECK(err.code == STATUS_INVALID_ARGUMENT && out == NULL && out_len == 0);
+  status_clear(&err);
+  CHECK(!mime_build_pkcs7_message((const uint8_t *)"From: a\r\n", 9, der, 0,
+                                  MIME_CMS_ENVELOPED_DATA, &out, &out_len, &err));
+  CHECK(err.code == STATUS_INVALID_ARGUMENT);
+  status_clear(&err);
+  CHECK(!mime_build_pkcs7_message((const uint8_t *)"Content-Type: text/plain\r\n", 26, der,
+                                  sizeof(der), MIME_CMS_ENVELOPED_DATA, &out, &out_len, &err));
+  CHECK(err.code == STATUS_INVALID_ARGUMENT);
+}
+
 int main(void) {
   test_split_and_signable();
+  test_pkcs7_message();
   test_signed_round_trip();
   test_message_and_replace();
   test_openssl_interop();

@@ -155,21 +155,19 @@ static void fill_base64_pairs(void) {
   }
 }
 
-int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t **out,
-                       size_t *out_len, STATUS *err) {
-  const char *alphabet = kBase64Alphabet;
-  *out = NULL;
-  *out_len = 0;
+size_t mime_base64_encoded_len(size_t len, size_t line_len) {
   line_len -= line_len % 4;
   if (len >= SIZE_MAX / 4) {
-    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "data too large (%zu bytes)", len);
+    return 0;
   }
   size_t chars = (len + 2) / 3 * 4;
   size_t lines = line_len == 0 ? 0 : (chars + line_len - 1) / line_len;
-  uint8_t *buf = codec_alloc(chars + 2 * lines, err);
-  if (buf == NULL) {
-    return 0;
-  }
+  return chars + 2 * lines;
+}
+
+size_t mime_base64_encode_to(const uint8_t *in, size_t len, size_t line_len, uint8_t *buf) {
+  const char *alphabet = kBase64Alphabet;
+  line_len -= line_len % 4;
   size_t n = 0;
   size_t col = 0;
   size_t whole = len - len % 3;
@@ -204,6 +202,21 @@ int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t *
     buf[n++] = '\r';
     buf[n++] = '\n';
   }
+  return n;
+}
+
+int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t **out,
+                       size_t *out_len, STATUS *err) {
+  *out = NULL;
+  *out_len = 0;
+  if (len >= SIZE_MAX / 4) {
+    return status_set(err, STATUS_RESOURCE_EXHAUSTED, "data too large (%zu bytes)", len);
+  }
+  uint8_t *buf = codec_alloc(mime_base64_encoded_len(len, line_len), err);
+  if (buf == NULL) {
+    return 0;
+  }
+  size_t n = mime_base64_encode_to(in, len, line_len, buf);
   buf[n] = '\0';
   *out = buf;
   *out_len = n;

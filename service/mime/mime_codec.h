@@ -31,6 +31,15 @@ int mime_base64_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out
 int mime_base64_encode(const uint8_t *in, size_t len, size_t line_len, uint8_t **out,
                        size_t *out_len, STATUS *err);
 
+/* mime_base64_encoded_len is the length of mime_base64_encode's output for |len| bytes
+ * and |line_len| (0 when |len| is too large to encode). */
+size_t mime_base64_encoded_len(size_t len, size_t line_len);
+
+/* mime_base64_encode_to is mime_base64_encode into |out|, which has room for
+ * mime_base64_encoded_len(len, line_len) bytes (no NUL is added). Returns the length
+ * written. */
+size_t mime_base64_encode_to(const uint8_t *in, size_t len, size_t line_len, uint8_t *out);
+
 /* mime_qp_decode decodes quoted-printable leniently, as RFC 2045 section 6.7 asks of
  * decoders: "=XX" in either case is a byte, a "=" that starts no valid escape is kept
  * literally, "=" at the end of a line is a soft line break, whitespace at the end of a

@@ -76,6 +76,8 @@ static void test_base64(void) {
     size_t enc_len;
     STATUS err;
     CHECK(mime_base64_encode(data, n, 76, &enc, &enc_len, &err));
+    CHECK(enc_len == mime_base64_encoded_len(n, 76));
+    CHECK(mime_base64_encoded_len(n, 0) == (n + 2) / 3 * 4);
     size_t col = 0;
     for (size_t i = 0; i < enc_len; i++) {
       if (enc[i] == '\r') {

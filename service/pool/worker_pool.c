@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "service/common/log.h"
+#include "service/ipc/bulk.h"
 #include "service/ipc/frame.h"
 
 extern char **environ;
@@ -55,9 +56,12 @@ typedef struct worker_kind_st {
   const char *name; /* "engine" or "keystore", for messages */
   uint8_t req_type;
   uint8_t resp_type;
+  uint8_t resp_bulk_type; /* a response followed by a bulk frame (0: none of this kind) */
   const ProtobufCMessageDescriptor *resp_desc;
   void (*set_request_id)(ProtobufCMessage *req, uint64_t id);
   uint64_t (*response_id)(const ProtobufCMessage *resp);
+  /* bulk_field is the empty field of |resp| a bulk frame fills, or NULL. */
+  ProtobufCBinaryData *(*bulk_field)(ProtobufCMessage *resp);
 } WORKER_KIND;
 
 /* WORKER is one slot: a process and our end of its socket, or pid -1 and fd -1 when
@@ -107,22 +111,30 @@ static uint64_t keystore_response_id(const ProtobufCMessage *resp) {
   return ((const Smime__Ipc__KeystoreResponse *)resp)->request_id;
 }
 
+static ProtobufCBinaryData *engine_bulk_field(ProtobufCMessage *m) {
+  return engine_response_bulk_field((Smime__Ipc__EngineResponse *)m);
+}
+
 static const WORKER_KIND kEngineKind = {
     "engine",
     SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST,
     SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE,
+    SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_RESPONSE_BULK,
     &smime__ipc__engine_response__descriptor,
     engine_set_id,
     engine_response_id,
+    engine_bulk_field,
 };
 
 static const WORKER_KIND kKeystoreKind = {
     "keystore",
     SMIME__IPC__FRAME_TYPE__FRAME_TYPE_KEYSTORE_REQUEST,
     SMIME__IPC__FRAME_TYPE__FRAME_TYPE_KEYSTORE_RESPONSE,
+    0,
     &smime__ipc__keystore_response__descriptor,
     keystore_set_id,
     keystore_response_id,
+    NULL,
 };
 
 /* now_ms is the monotonic clock in milliseconds. */
@@ -424,13 +436,23 @@ static int group_take(GROUP *g, int64_t deadline, WORKER **out_w, int *out_dead,
   return ret;
 }
 
+/* drop_bytes frees |*b|'s bytes and clears it. Accepts NULL. */
+static void drop_bytes(ProtobufCBinaryData *b) {
+  if (b != NULL) {
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+  }
+}
+
 /* group_exchange sends |req| with |id| to the worker in |w| (held by the caller) and
- * reads its answer by |deadline|. On any failure the worker cannot be trusted with
+ * reads its answer by |deadline|; |drop| (NULL: none) is dropped once |req| is
+ * written. On any failure the worker cannot be trusted with
  * another request: group_exchange discards it (kill, reap) and describes what
  * happened in |err|, without restarting it. */
-static int group_exchange(GROUP *g, WORKER *w, ProtobufCMessage *req, uint64_t id,
-                          int64_t deadline, int timeout_ms, ProtobufCMessage **out_resp,
-                          STATUS *err) {
+static int group_exchange(GROUP *g, WORKER *w, ProtobufCMessage *req,
+                          ProtobufCBinaryData *drop, uint64_t id, int64_t deadline,
+                          int timeout_ms, ProtobufCMessage **out_resp, STATUS *err) {
   *out_resp = NULL;
   const WORKER_KIND *kind = g->kind;
   pid_t pid = w->pid;
@@ -440,9 +462,28 @@ static int group_exchange(GROUP *g, WORKER *w, ProtobufCMessage *req, uint64_t i
   int grace_ms = 0;
   kind->set_request_id(req, id);
   int rc = frame_write_message(w->fd, kind->req_type, req, ms_left(deadline));
+  drop_bytes(drop);
+  FRAME bulk;
+  memset(&bulk, 0, sizeof(bulk));
   if (rc == FRAME_OK) {
-    rc = frame_read_message(w->fd, kind->resp_type, kind->resp_desc, &resp,
-                            ms_left(deadline));
+    rc = frame_read_message_bulk(w->fd, kind->resp_type, kind->resp_bulk_type,
+                                 SMIME__IPC__FRAME_TYPE__FRAME_TYPE_BULK, kind->resp_desc, &resp,
+                                 &bulk, ms_left(deadline));
+  }
+  if (rc == FRAME_OK && bulk.body != NULL) {
+    /* The bulk frame's body becomes the field it stands for, without a copy; a
+     * response that has no such field, or has it filled already, is a broken worker. */
+    ProtobufCBinaryData *field = kind->bulk_field(resp);
+    if (field == NULL || field->len != 0) {
+      snprintf(what, sizeof(what), "sent a bulk frame its answer has no room for");
+      frame_cleanup(&bulk);
+      protobuf_c_message_free_unpacked(resp, NULL);
+      resp = NULL;
+      goto err;
+    }
+    field->data = bulk.body;
+    field->len = bulk.len;
+    bulk.body = NULL;
   }
   if (rc == FRAME_OK && kind->response_id(resp) != id) {
     snprintf(what, sizeof(what), "answered request %llu instead of %llu",
@@ -484,8 +525,8 @@ err:;
 }
 
 /* group_call is worker_pool_engine_call and worker_pool_keystore_call. */
-static int group_call(GROUP *g, ProtobufCMessage *req, ProtobufCMessage **out_resp,
-                      int timeout_ms, STATUS *err) {
+static int group_call(GROUP *g, ProtobufCMessage *req, ProtobufCBinaryData *drop,
+                      ProtobufCMessage **out_resp, int timeout_ms, STATUS *err) {
   *out_resp = NULL;
   int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
   WORKER *w = NULL;
@@ -516,7 +557,7 @@ static int group_call(GROUP *g, ProtobufCMessage *req, ProtobufCMessage **out_re
                         g->kind->name, spawn_err.message);
     }
   }
-  int ok = group_exchange(g, w, req, id, deadline, timeout_ms, out_resp, err);
+  int ok = group_exchange(g, w, req, drop, id, deadline, timeout_ms, out_resp, err);
   if (!ok) {
     log_warn("%s", err->message);
     size_t len = strlen(err->message);
@@ -703,7 +744,7 @@ static int hello_engine(WORKER_POOL *pool, WORKER *w, STATUS *err) {
   ProtobufCMessage *msg = NULL;
   STATUS st;
   pid_t pid = w->pid;
-  if (!group_exchange(g, w, &req.base, ++g->next_id, now_ms() + START_TIMEOUT_MS,
+  if (!group_exchange(g, w, &req.base, NULL, ++g->next_id, now_ms() + START_TIMEOUT_MS,
                       START_TIMEOUT_MS, &msg, &st)) {
     return status_set(err, STATUS_UNAVAILABLE, "smime-engine (%s) failed to start: %s",
                       g->argv[0], st.message);
@@ -736,7 +777,7 @@ static int hello_keystore(WORKER_POOL *pool, WORKER *w, STATUS *err) {
   ProtobufCMessage *msg = NULL;
   STATUS st;
   pid_t pid = w->pid;
-  if (!group_exchange(g, w, &req.base, ++g->next_id, now_ms() + START_TIMEOUT_MS,
+  if (!group_exchange(g, w, &req.base, NULL, ++g->next_id, now_ms() + START_TIMEOUT_MS,
                       START_TIMEOUT_MS, &msg, &st)) {
     return status_set(err, STATUS_UNAVAILABLE,
                       "smime-keystore (%s) failed to start: %s (see its messages above)",
@@ -858,9 +899,19 @@ err:
 int worker_pool_engine_call(WORKER_POOL *pool, Smime__Ipc__EngineRequest *req,
                             Smime__Ipc__EngineResponse **out_resp, int timeout_ms,
                             STATUS *err) {
+  return worker_pool_engine_call_dropping(pool, req, NULL, out_resp, timeout_ms, err);
+}
+
+int worker_pool_engine_call_dropping(WORKER_POOL *pool, Smime__Ipc__EngineRequest *req,
+                                     ProtobufCBinaryData *drop,
+                                     Smime__Ipc__EngineResponse **out_resp, int timeout_ms,
+                                     STATUS *err) {
   ProtobufCMessage *msg = NULL;
   *out_resp = NULL;
-  if (!group_call(&pool->engines, &req->base, &msg, timeout_ms, err)) {
+  int ok = group_call(&pool->engines, &req->base, drop, &msg, timeout_ms, err);
+  /* Dropped in every case, also when no engine took the request. */
+  drop_bytes(drop);
+  if (!ok) {
     return 0;
   }
   *out_resp = (Smime__Ipc__EngineResponse *)msg;
@@ -872,7 +923,7 @@ int worker_pool_keystore_call(WORKER_POOL *pool, Smime__Ipc__KeystoreRequest *re
                               STATUS *err) {
   ProtobufCMessage *msg = NULL;
   *out_resp = NULL;
-  if (!group_call(&pool->keystore, &req->base, &msg, timeout_ms, err)) {
+  if (!group_call(&pool->keystore, &req->base, NULL, &msg, timeout_ms, err)) {
     return 0;
   }
   *out_resp = (Smime__Ipc__KeystoreResponse *)msg;

@@ -64,6 +64,16 @@ int worker_pool_engine_call(WORKER_POOL *pool, Smime__Ipc__EngineRequest *req,
                             Smime__Ipc__EngineResponse **out_resp, int timeout_ms,
                             STATUS *err);
 
+/* worker_pool_engine_call_dropping is worker_pool_engine_call that also frees the
+ * bytes of |drop| (a field of |req|, malloc'd; NULL: none) and clears it, as soon as
+ * the request is written and before the answer is awaited (and in every case before
+ * it returns): the caller sends a large message for the last time and need not hold
+ * it next to the answer. */
+int worker_pool_engine_call_dropping(WORKER_POOL *pool, Smime__Ipc__EngineRequest *req,
+                                     ProtobufCBinaryData *drop,
+                                     Smime__Ipc__EngineResponse **out_resp, int timeout_ms,
+                                     STATUS *err);
+
 /* worker_pool_keystore_call: the same for the keystore. */
 int worker_pool_keystore_call(WORKER_POOL *pool, Smime__Ipc__KeystoreRequest *req,
                               Smime__Ipc__KeystoreResponse **out_resp, int timeout_ms,
