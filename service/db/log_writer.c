@@ -12,20 +12,20 @@ typedef struct item_st {
   LOG_ENTRY entry;
   int done;
   /* Each caller waits on its own condition: a batch's end wakes exactly its callers,
-   * not every thread queued behind it (a wake-up is a context switch here), and the
-   * next leader is woken alone. */
+   * not every thread queued behind it (a wake-up is a context switch here). */
   pthread_cond_t finished;
 } ITEM;
 
 struct log_writer_st {
   DB *db;
   pthread_mutex_t mu;
+  pthread_cond_t work;    /* items queued, or stopping */
   pthread_cond_t drained; /* the last caller left log_writer_run while stopping */
   ITEM *head, *tail;
   size_t depth;
   size_t callers; /* threads inside log_writer_run: log_writer_stop waits for them */
-  int writing;    /* a caller is writing a batch (the leader) */
   int stopping;
+  pthread_t thread;
 };
 
 /* finish_all marks |n| items finished with their own results (|why| NULL) or |why|. */
@@ -75,18 +75,30 @@ static void write_items(LOG_WRITER *w, ITEM **items, size_t n) {
   finish_all(w, items, n, rc == 1 ? NULL : &fatal);
 }
 
-/* take_batch unlinks the first LOG_BATCH_MAX queued items into |batch|. Called with
- * |w->mu| held. */
-static size_t take_batch(LOG_WRITER *w, ITEM **batch) {
-  size_t n = 0;
-  while (w->head != NULL && n < LOG_BATCH_MAX) {
-    batch[n++] = w->head;
-    w->head = w->head->next;
+static void *writer_main(void *arg) {
+  LOG_WRITER *w = arg;
+  ITEM *batch[LOG_BATCH_MAX];
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    while (w->head == NULL && !w->stopping) {
+      pthread_cond_wait(&w->work, &w->mu);
+    }
+    if (w->head == NULL) {
+      pthread_mutex_unlock(&w->mu);
+      break;
+    }
+    size_t n = 0;
+    while (w->head != NULL && n < LOG_BATCH_MAX) {
+      batch[n++] = w->head;
+      w->head = w->head->next;
+    }
+    if (w->head == NULL) {
+      w->tail = NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
+    write_items(w, batch, n);
   }
-  if (w->head == NULL) {
-    w->tail = NULL;
-  }
-  return n;
+  return NULL;
 }
 
 LOG_WRITER *log_writer_start(DB *db, STATUS *err) {
@@ -97,7 +109,17 @@ LOG_WRITER *log_writer_start(DB *db, STATUS *err) {
   }
   w->db = db;
   pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->drained, NULL);
+  int rc = pthread_create(&w->thread, NULL, writer_main, w);
+  if (rc != 0) {
+    status_set(err, STATUS_INTERNAL, "log writer: pthread_create: %s", strerror(rc));
+    pthread_cond_destroy(&w->drained);
+    pthread_cond_destroy(&w->work);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return NULL;
+  }
   return w;
 }
 
@@ -105,23 +127,25 @@ void log_writer_stop(LOG_WRITER *w) {
   if (w == NULL) {
     return;
   }
-  /* Every queued entry belongs to a caller still inside log_writer_run, whose turn as
-   * leader (or another's) writes it: waiting for the callers to leave is waiting for
-   * the queue to be written. */
   pthread_mutex_lock(&w->mu);
   w->stopping = 1;
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  /* Callers woken by the last batch may not have left log_writer_run yet. */
+  pthread_mutex_lock(&w->mu);
   while (w->callers > 0) {
     pthread_cond_wait(&w->drained, &w->mu);
   }
   pthread_mutex_unlock(&w->mu);
   pthread_cond_destroy(&w->drained);
+  pthread_cond_destroy(&w->work);
   pthread_mutex_destroy(&w->mu);
   free(w);
 }
 
 int log_writer_run(LOG_WRITER *w, LOG_WRITE_FN fn, void *arg, int64_t *out_id, STATUS *err) {
   ITEM item;
-  ITEM *batch[LOG_BATCH_MAX];
   memset(&item, 0, sizeof(item));
   item.entry.fn = fn;
   item.entry.arg = arg;
@@ -139,24 +163,9 @@ int log_writer_run(LOG_WRITER *w, LOG_WRITE_FN fn, void *arg, int64_t *out_id, S
   w->tail = &item;
   w->depth++;
   w->callers++;
+  pthread_cond_signal(&w->work);
   while (!item.done) {
-    if (w->writing) {
-      pthread_cond_wait(&item.finished, &w->mu);
-      continue;
-    }
-    /* Nobody is writing: this caller leads, writing everything queued (its own entry
-     * and those of callers that came while the previous batch committed) on its own
-     * thread. A caller alone thus hands its entry to no other thread. */
-    w->writing = 1;
-    size_t n = take_batch(w, batch);
-    pthread_mutex_unlock(&w->mu);
-    write_items(w, batch, n);
-    pthread_mutex_lock(&w->mu);
-    w->writing = 0;
-    if (item.done && w->head != NULL) {
-      /* Entries queued meanwhile: their first caller leads the next batch. */
-      pthread_cond_signal(&w->head->finished);
-    }
+    pthread_cond_wait(&item.finished, &w->mu);
   }
   if (--w->callers == 0 && w->stopping) {
     pthread_cond_signal(&w->drained);

@@ -1,13 +1,9 @@
 /* log_writer.h: group commit for the audit log. Each SignEncrypt, DecryptVerify and
  * refused call writes one audit entry and may be answered only once it is durable; a
  * transaction per entry costs a commit (WAL flush) and a turn at the log's ordering
- * lock per call. Here every entry that queued while the previous transaction committed
- * is written in one transaction, and then their callers are woken: under load many
- * entries share one commit; alone, an entry waits for nothing but its own. The batch is
- * written by one of the callers (the leader: the first to find nobody writing), not by
- * a thread of its own, so that a caller alone hands its entry to no other thread: on
- * this machine's virtual CPUs the two wake-ups of that hand-off cost more than the
- * insert (6.7 futex calls per call went to it).
+ * lock per call. Here one thread writes every entry that queued while the previous
+ * transaction committed, in one transaction, and then wakes their callers: under load
+ * many entries share one commit; alone, an entry waits for nothing but its own.
  *
  * An entry is a function that queues its statements on the writer's connection inside
  * the writer's transaction (no BEGIN or COMMIT of its own; log_batch.h: the batch is
@@ -27,11 +23,11 @@
 
 typedef struct log_writer_st LOG_WRITER;
 
-/* log_writer_start makes a writer on |db|'s pool. NULL with |err| if it cannot. */
+/* log_writer_start starts the writer thread on |db|'s pool. NULL with |err| if it
+ * cannot. */
 LOG_WRITER *log_writer_start(DB *db, STATUS *err);
 
-/* log_writer_stop refuses new entries, waits until what is queued is written and every
- * caller has left log_writer_run, and frees |w|. Accepts NULL. */
+/* log_writer_stop writes what is queued, then stops the thread. Accepts NULL. */
 void log_writer_stop(LOG_WRITER *w);
 
 /* log_writer_run queues |fn(arg)| and waits until its transaction has committed
