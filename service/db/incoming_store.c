@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "service/db/db_util.h"
+#include "service/db/log_batch.h"
 #include "service/db/page_token.h"
 
 #define PAGE_SIZE_DEFAULT 50
@@ -211,6 +212,14 @@ out:
   return ok;
 }
 
+/* kHintInsertSql records what a failed message was missing; currval: the id the
+ * INSERT INTO logs queued before this one was given. kResolveSql marks earlier
+ * failures of a message resolved. Static texts: log_batch_send knows them by address. */
+static const char kHintInsertSql[] =
+    "INSERT INTO log_retry_hints (log_id, need, issuer_der, serial_der, subject_key_id) "
+    "VALUES (currval('logs_id_seq'), $1::smallint, $2, $3, $4)";
+static const char kResolveSql[] = "SELECT smimed_resolve_hints($1)";
+
 int incoming_store_send_hint(PGconn *conn, int need, const ProtobufCBinaryData *issuer_der,
                              const ProtobufCBinaryData *serial_der,
                              const ProtobufCBinaryData *subject_key_id, STATUS *err) {
@@ -227,12 +236,7 @@ int incoming_store_send_hint(PGconn *conn, int need, const ProtobufCBinaryData *
     params[1 + i] = set ? (const char *)b[i]->data : NULL;
     lengths[1 + i] = set ? (int)b[i]->len : 0;
   }
-  /* currval: the id the INSERT INTO logs queued before this one was given. */
-  int ok = PQsendQueryParams(conn,
-                             "INSERT INTO log_retry_hints "
-                             "(log_id, need, issuer_der, serial_der, subject_key_id) "
-                             "VALUES (currval('logs_id_seq'), $1::smallint, $2, $3, $4)",
-                             4, NULL, params, lengths, formats, 0);
+  int ok = log_batch_send(conn, kHintInsertSql, 4, params, lengths, formats);
   if (!ok) {
     db_result_status(conn, NULL, "recording what a message was missing", &broken, err);
   }
@@ -245,8 +249,7 @@ int incoming_store_send_resolve(PGconn *conn, const char *message_id, STATUS *er
   /* The function (migration 2) is driven by the unresolved hints (few), each checked
    * against its log row: the other way round read every log row of the message_id, and
    * a helpdesk retrying one message (or a benchmark) piles up thousands. */
-  int ok = PQsendQueryParams(conn, "SELECT smimed_resolve_hints($1)", 1, NULL, params, NULL,
-                             NULL, 0);
+  int ok = log_batch_send(conn, kResolveSql, 1, params, NULL, NULL);
   if (!ok) {
     db_result_status(conn, NULL, "marking earlier failures of a message resolved", &broken,
                      err);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "service/db/db_util.h"
+#include "service/db/log_batch.h"
 #include "service/db/page_token.h"
 
 /* kLogsTokenDomain keeps ListLogs tokens apart from other listings' tokens. */
@@ -127,7 +128,7 @@ int log_store_send_insert(PGconn *conn, const Smime__V1__LogEntry *entry, STATUS
   if (!insert_params_build(entry, &p, err)) {
     return 0;
   }
-  int ok = PQsendQueryParams(conn, kInsertSql, 9, NULL, p.values, NULL, NULL, 0);
+  int ok = log_batch_send(conn, kInsertSql, 9, p.values, NULL, NULL);
   if (!ok) {
     db_result_status(conn, NULL, "writing the audit log", &broken, err);
   }

@@ -10,6 +10,8 @@
  *     again once it is back;
  *   - a batch whose statements and answers exceed the socket buffers both ways goes
  *     through (libpq reads while its writes would block);
+ *   - log_batch_send's statements are prepared after a connection's first batch and
+ *     run prepared from then on, again after a reset;
  *   - log_writer_stop writes what is queued (every waiting caller gets its answer) and
  *     refuses calls that come while it does, also when repeated 100 times with 16
  *     callers (the race of callers still waking up while the writer is freed is
@@ -97,6 +99,13 @@ typedef struct entry_st {
 #define BIG_STATEMENTS 2000
 #define BIG_BYTES 2048
 
+/* insert_entry's statements sent through log_batch_send (prepared after a connection's
+ * first batch), and one sent as text. */
+static const char kInsertRow[] =
+    "INSERT INTO lw_rows (thread, seq, tag, tx) VALUES ($1, $2, $3, txid_current()) "
+    "RETURNING id";
+static const char kTouchRow[] = "UPDATE lw_rows SET seq = seq WHERE id = currval('lw_rows_id_seq')";
+
 static int insert_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *err) {
   ENTRY *e = arg;
   int broken = 0;
@@ -132,13 +141,8 @@ static int insert_entry(PGconn *conn, void *arg, int *out_id_statement, STATUS *
   /* A statement before the one that gives the id, and one after that uses it, as
    * DecryptVerify's entries have (resolve, entry, hints). */
   if (!PQsendQueryParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0) ||
-      !PQsendQueryParams(conn,
-                         "INSERT INTO lw_rows (thread, seq, tag, tx) "
-                         "VALUES ($1, $2, $3, txid_current()) RETURNING id",
-                         3, NULL, values, NULL, NULL, 0) ||
-      !PQsendQueryParams(conn,
-                         "UPDATE lw_rows SET seq = seq WHERE id = currval('lw_rows_id_seq')",
-                         0, NULL, NULL, NULL, NULL, 0)) {
+      !log_batch_send(conn, kInsertRow, 3, values, NULL, NULL) ||
+      !log_batch_send(conn, kTouchRow, 0, NULL, NULL, NULL)) {
     db_result_status(conn, NULL, "queueing", &broken, err);
     return 0;
   }
@@ -580,6 +584,58 @@ static void test_stop_drains(DB *db) {
   log_writer_stop(NULL);
 }
 
+/* prepared_use returns how many statements log_batch_send prepared on |conn|'s session
+ * (|*runs|: how often they ran, from pg_prepared_statements' plan counts). */
+static int prepared_use(PGconn *conn, long *runs) {
+  PGresult *res = PQexec(conn,
+                         "SELECT count(*), coalesce(sum(generic_plans + custom_plans), 0) "
+                         "FROM pg_prepared_statements WHERE name LIKE 'smimed_log_%'");
+  CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+  int n = atoi(PQgetvalue(res, 0, 0));
+  *runs = atol(PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return n;
+}
+
+/* write_on writes the entry |tag| with log_batch_write on |conn| (not through a
+ * writer: the test watches that connection's session). */
+static void write_on(PGconn *conn, const char *tag) {
+  ENTRY e;
+  memset(&e, 0, sizeof(e));
+  snprintf(e.tag, sizeof(e.tag), "%s", tag);
+  LOG_ENTRY le = {.fn = insert_entry, .arg = &e};
+  LOG_ENTRY *entries[1] = {&le};
+  STATUS fatal;
+  status_clear(&fatal);
+  CHECK(log_batch_write(conn, entries, 1, &fatal) == 1);
+  CHECK(le.ok && le.id > 0);
+}
+
+/* test_prepared: a connection's first batch sends log_batch_send's texts and prepares
+ * them after it; the next batches run the prepared statements; a reset session (which
+ * has none) prepares them again. */
+static void test_prepared(DB *db) {
+  STATUS err;
+  status_clear(&err);
+  PGconn *conn = db_acquire(db, &err);
+  CHECK(conn != NULL);
+  long runs = -1;
+  PQreset(conn);
+  CHECK(prepared_use(conn, &runs) == 0);
+  write_on(conn, "prepared-1");
+  CHECK(prepared_use(conn, &runs) == 2 && runs == 0);
+  write_on(conn, "prepared-2");
+  write_on(conn, "prepared-3");
+  CHECK(prepared_use(conn, &runs) == 2 && runs == 4);
+  PQreset(conn);
+  CHECK(PQstatus(conn) == CONNECTION_OK && prepared_use(conn, &runs) == 0);
+  write_on(conn, "prepared-4");
+  write_on(conn, "prepared-5");
+  CHECK(prepared_use(conn, &runs) == 2 && runs == 2);
+  db_release(db, conn, 0);
+  CHECK(count_rows("tag LIKE 'prepared-%'") == 5);
+}
+
 int main(void) {
   char *tmp = test_tmpdir();
   char dir[256];
@@ -603,6 +659,8 @@ int main(void) {
   CHECK(exec_side("CREATE TABLE lw_rows (id bigserial PRIMARY KEY, thread int NOT NULL, "
                   "seq int NOT NULL, tag text NOT NULL UNIQUE, tx bigint NOT NULL)",
                   NULL, 0));
+  atomic_store(&g_phase, 8);
+  test_prepared(db);
   atomic_store(&g_phase, 1);
   test_batching(db);
   atomic_store(&g_phase, 2);
