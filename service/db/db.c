@@ -11,6 +11,7 @@
 #include "service/common/log.h"
 #include "service/db/change_listener.h"
 #include "service/db/migrations.h"
+#include "service/db/prepared.h"
 #include "service/db/query_cache.h"
 
 /* DB_MAX_CONNECTIONS bounds the pool: PostgreSQL's own default max_connections is 100. */
@@ -20,19 +21,10 @@
 #define DB_CACHE_MAX_ENTRIES 20000
 #define DB_CACHE_MAX_BYTES (64u << 20)
 
-/* DB_MAX_PREPARED bounds the statements prepared on one connection: the hot reads are
- * a dozen texts; any beyond the bound run unprepared. */
-#define DB_MAX_PREPARED 48
-
 typedef struct db_slot_st {
   PGconn *conn; /* NULL until first needed */
   int in_use;
   int broken; /* reset before the next use */
-  /* The texts prepared on |conn| as statements "smimed_<index>"; forgotten when the
-   * connection is opened anew (a new session has none). Touched only by the thread
-   * holding the slot. */
-  char *prepared[DB_MAX_PREPARED];
-  unsigned n_prepared;
 } DB_SLOT;
 
 struct db_st {
@@ -102,15 +94,6 @@ static int unavailable(PGconn *conn, STATUS *err) {
   char msg[400];
   one_line(conn != NULL ? PQerrorMessage(conn) : "out of memory", msg, sizeof(msg));
   return status_set(err, STATUS_UNAVAILABLE, "database unavailable: %s", msg);
-}
-
-/* forget_prepared drops |slot|'s record of prepared statements: its session is new. */
-static void forget_prepared(DB_SLOT *slot) {
-  for (unsigned i = 0; i < slot->n_prepared; i++) {
-    free(slot->prepared[i]);
-    slot->prepared[i] = NULL;
-  }
-  slot->n_prepared = 0;
 }
 
 /* idle_conn_suspect reports whether an idle connection has input waiting. Nothing
@@ -193,7 +176,6 @@ void db_close(DB *db) {
     if (db->slots[i].conn != NULL) {
       PQfinish(db->slots[i].conn);
     }
-    forget_prepared(&db->slots[i]);
   }
   free(db->slots);
   free(db->conninfo);
@@ -246,35 +228,16 @@ static DB_SLOT *slot_of(DB *db, PGconn *conn) {
   return NULL;
 }
 
-/* exec_prepared runs |sql| as a statement prepared once per connection: PostgreSQL
- * then parses and plans it once rather than at every call (measured with pgbench: about
- * a quarter of the server's time for one of our reads). A text that cannot be prepared
- * (an error, or the slot's list is full) runs as PQexecParams would, which reports the
- * error. */
+/* exec_prepared runs |sql| as a statement prepared once per pooled connection
+ * (prepared.h). A text that cannot be prepared (an error, or the connection's record
+ * is full) runs as PQexecParams would, which reports the error. */
 static PGresult *exec_prepared(DB *db, PGconn *conn, const char *sql, int n_params,
                                const char *const *values, const int *lengths,
                                const int *formats, int result_format) {
-  DB_SLOT *slot = db != NULL ? slot_of(db, conn) : NULL;
-  unsigned i = 0;
-  char name[32];
-  while (slot != NULL && i < slot->n_prepared && strcmp(slot->prepared[i], sql) != 0) {
-    i++;
-  }
-  if (slot != NULL && i == slot->n_prepared && i < DB_MAX_PREPARED) {
-    char *copy = strdup(sql);
-    snprintf(name, sizeof(name), "smimed_%u", i);
-    PGresult *res = copy != NULL ? PQprepare(conn, name, sql, n_params, NULL) : NULL;
-    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-      slot->prepared[slot->n_prepared++] = copy;
-      copy = NULL;
-    }
-    PQclear(res);
-    free(copy);
-  }
-  if (slot == NULL || i == slot->n_prepared) {
+  char name[PREPARED_NAME_LEN];
+  if (db == NULL || !prepared_now(conn, sql, n_params, name)) {
     return PQexecParams(conn, sql, n_params, NULL, values, lengths, formats, result_format);
   }
-  snprintf(name, sizeof(name), "smimed_%u", i);
   return PQexecPrepared(conn, name, n_params, values, lengths, formats, result_format);
 }
 
@@ -361,7 +324,6 @@ PGconn *db_acquire(DB *db, STATUS *err) {
 
   /* Connecting and resetting happen outside the lock: they may take connect_timeout. */
   if (slot->conn == NULL) {
-    forget_prepared(slot);
     slot->conn = db_connect_as(db->conninfo, "smimed");
     if (slot->conn == NULL || PQstatus(slot->conn) != CONNECTION_OK) {
       unavailable(slot->conn, err);
@@ -374,7 +336,6 @@ PGconn *db_acquire(DB *db, STATUS *err) {
     }
   } else if (slot->broken || PQstatus(slot->conn) != CONNECTION_OK ||
              idle_conn_suspect(slot->conn)) {
-    forget_prepared(slot);
     PQreset(slot->conn);
     if (PQstatus(slot->conn) != CONNECTION_OK) {
       unavailable(slot->conn, err);

@@ -214,7 +214,7 @@ out:
 
 /* kHintInsertSql records what a failed message was missing; currval: the id the
  * INSERT INTO logs queued before this one was given. kResolveSql marks earlier
- * failures of a message resolved. Static texts: log_batch_send knows them by address. */
+ * failures of a message resolved. */
 static const char kHintInsertSql[] =
     "INSERT INTO log_retry_hints (log_id, need, issuer_der, serial_der, subject_key_id) "
     "VALUES (currval('logs_id_seq'), $1::smallint, $2, $3, $4)";

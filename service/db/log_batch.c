@@ -1,103 +1,19 @@
 /* log_batch.c: see log_batch.h. */
 #include "service/db/log_batch.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include <libpq-events.h>
 
 #include "service/db/db.h"
-
-/* LOG_BATCH_STATEMENTS bounds the texts prepared per connection: batches use three. */
-#define LOG_BATCH_STATEMENTS 8
-
-/* PREPARED is what log_batch_send knows of one connection, kept with it as libpq's
- * instance data (so that it ends with the connection, and a reset session starts
- * empty): the texts prepared there (statement "smimed_log_<i>" is |sql[i]|, or the
- * text is sent as is when |ready[i]| is 0: preparing it failed), and those a batch
- * used unprepared, to prepare after it. */
-typedef struct prepared_st {
-  const char *sql[LOG_BATCH_STATEMENTS];
-  int ready[LOG_BATCH_STATEMENTS];
-  size_t n;
-  const char *wanted[LOG_BATCH_STATEMENTS];
-  int wanted_params[LOG_BATCH_STATEMENTS];
-  size_t n_wanted;
-} PREPARED;
-
-static int prepared_event(PGEventId id, void *info, void *pass) {
-  (void)pass;
-  if (id == PGEVT_CONNRESET) {
-    PREPARED *p = PQinstanceData(((PGEventConnReset *)info)->conn, prepared_event);
-    if (p != NULL) {
-      memset(p, 0, sizeof(*p));
-    }
-  } else if (id == PGEVT_CONNDESTROY) {
-    free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prepared_event));
-  }
-  return 1;
-}
-
-/* prepared_of returns |conn|'s PREPARED, made on first use; NULL if it cannot be (the
- * texts are then always sent as they are). */
-static PREPARED *prepared_of(PGconn *conn) {
-  PREPARED *p = PQinstanceData(conn, prepared_event);
-  if (p != NULL) {
-    return p;
-  }
-  if (!PQregisterEventProc(conn, prepared_event, "smimed log batch", NULL) ||
-      (p = calloc(1, sizeof(*p))) == NULL) {
-    return NULL;
-  }
-  if (!PQsetInstanceData(conn, prepared_event, p)) {
-    free(p);
-    return NULL;
-  }
-  return p;
-}
+#include "service/db/prepared.h"
 
 int log_batch_send(PGconn *conn, const char *sql, int n_params, const char *const *values,
                    const int *lengths, const int *formats) {
-  PREPARED *p = prepared_of(conn);
-  size_t i = 0;
-  while (p != NULL && i < p->n && p->sql[i] != sql) {
-    i++;
-  }
-  if (p != NULL && i < p->n && p->ready[i]) {
-    char name[32];
-    snprintf(name, sizeof(name), "smimed_log_%zu", i);
+  char name[PREPARED_NAME_LEN];
+  if (prepared_name(conn, sql, name)) {
     return PQsendQueryPrepared(conn, name, n_params, values, lengths, formats, 0);
   }
-  if (p != NULL && i == p->n) {
-    size_t w = 0;
-    while (w < p->n_wanted && p->wanted[w] != sql) {
-      w++;
-    }
-    if (w == p->n_wanted && p->n + p->n_wanted < LOG_BATCH_STATEMENTS) {
-      p->wanted[p->n_wanted] = sql;
-      p->wanted_params[p->n_wanted++] = n_params;
-    }
-  }
+  prepared_later(conn, sql, n_params);
   return PQsendQueryParams(conn, sql, n_params, NULL, values, lengths, formats, 0);
-}
-
-/* prepare_wanted prepares on |conn| (out of pipeline mode) the texts the batch sent
- * unprepared. A text that cannot be prepared is remembered as such and sent as it is
- * from then on, rather than tried again after every batch. */
-static void prepare_wanted(PGconn *conn) {
-  PREPARED *p = PQinstanceData(conn, prepared_event);
-  for (size_t w = 0; p != NULL && w < p->n_wanted && p->n < LOG_BATCH_STATEMENTS; w++) {
-    char name[32];
-    snprintf(name, sizeof(name), "smimed_log_%zu", p->n);
-    PGresult *res = PQprepare(conn, name, p->wanted[w], p->wanted_params[w], NULL);
-    p->ready[p->n] = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
-    p->sql[p->n++] = p->wanted[w];
-    PQclear(res);
-  }
-  if (p != NULL) {
-    p->n_wanted = 0;
-  }
 }
 
 /* send_fixed queues a statement without parameters (BEGIN, COMMIT, ROLLBACK). Pipeline
@@ -213,7 +129,7 @@ int log_batch_write(PGconn *conn, LOG_ENTRY **entries, size_t n, STATUS *fatal) 
     return -1;
   }
   if (PQtransactionStatus(conn) == PQTRANS_IDLE) {
-    prepare_wanted(conn);
+    prepared_pending(conn);
   }
   if (r.committed && !queue_failed && !r.failed) {
     for (size_t i = 0; i < n; i++) {

@@ -39,13 +39,12 @@ typedef struct log_entry_st {
   STATUS err;
 } LOG_ENTRY;
 
-/* log_batch_send queues |sql| (a static text: it is recognised by its address) with its
- * parameters, as PQsendQueryParams would with text results, for a LOG_WRITE_FN. The
- * first batch that uses |sql| on a connection sends the text; after that batch the text
- * is prepared on the connection, and later batches send only the parameters of the
- * prepared statement (parsing and planning the insert were a fifth of PostgreSQL's
- * time per message). Pipeline mode cannot wait for a Prepare's answer before using it,
- * hence the one batch's delay. Returns PQsendQuery*'s result. */
+/* log_batch_send queues |sql| with its parameters, as PQsendQueryParams would with
+ * text results, for a LOG_WRITE_FN. The first batch that uses |sql| on a connection sends the text; after that batch the text
+ * is prepared on the connection (prepared.h), and later batches send only the
+ * parameters of the prepared statement (parsing and planning the insert were a fifth of
+ * PostgreSQL's time per message). Pipeline mode cannot wait for a Prepare's answer
+ * before using it, hence the one batch's delay. Returns PQsendQuery*'s result. */
 int log_batch_send(PGconn *conn, const char *sql, int n_params, const char *const *values,
                    const int *lengths, const int *formats);
 

@@ -589,7 +589,7 @@ static void test_stop_drains(DB *db) {
 static int prepared_use(PGconn *conn, long *runs) {
   PGresult *res = PQexec(conn,
                          "SELECT count(*), coalesce(sum(generic_plans + custom_plans), 0) "
-                         "FROM pg_prepared_statements WHERE name LIKE 'smimed_log_%'");
+                         "FROM pg_prepared_statements WHERE statement LIKE '%lw_rows%'");
   CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
   int n = atoi(PQgetvalue(res, 0, 0));
   *runs = atol(PQgetvalue(res, 0, 1));
