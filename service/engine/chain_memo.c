@@ -100,28 +100,34 @@ static int interval_of(const int64_t *bounds, size_t n, int64_t when, int64_t *l
   return 1;
 }
 
-/* leaf_key sets |digest|, |lo| and |hi| for the check of |leaf| with |in| at |when|.
- * Returns 0 when that check must not be looked up or remembered. */
-static int leaf_key(const CHAIN_INPUTS *in, const uint8_t *leaf, size_t leaf_len, int64_t when,
-                    uint8_t digest[SHA256_DIGEST_LENGTH], int64_t *lo, int64_t *hi) {
+void chain_leaf_init(CHAIN_LEAF *out, const CHAIN_INPUTS *in, const uint8_t *leaf,
+                     size_t leaf_len) {
   CERT_OUTLINE o;
   STATUS ignored;
-  int64_t leaf_bounds[2];
-  int64_t llo, lhi;
+  memset(out, 0, sizeof(*out));
   if (!in->usable || !cert_outline(leaf, leaf_len, &o, &ignored)) {
-    return 0;
+    return;
   }
-  leaf_bounds[0] = o.not_before;
-  leaf_bounds[1] = o.not_after;
-  if (!interval_of(in->bounds, in->num_bounds, when, lo, hi) ||
-      !interval_of(leaf_bounds, 2, when, &llo, &lhi)) {
+  out->bounds[0] = o.not_before;
+  out->bounds[1] = o.not_after;
+  SHA256_CTX sha = in->sha;
+  hash_certificate(&sha, CHAIN_ROLE_LEAF, leaf, leaf_len);
+  SHA256_Final(out->digest, &sha);
+  out->usable = 1;
+}
+
+/* leaf_interval sets |lo| and |hi| for the check of |leaf| with |in| at |when|.
+ * Returns 0 when that check must not be looked up or remembered. */
+static int leaf_interval(const CHAIN_INPUTS *in, const CHAIN_LEAF *leaf, int64_t when,
+                         int64_t *lo, int64_t *hi) {
+  int64_t llo, lhi;
+  if (!in->usable || !leaf->usable ||
+      !interval_of(in->bounds, in->num_bounds, when, lo, hi) ||
+      !interval_of(leaf->bounds, 2, when, &llo, &lhi)) {
     return 0;
   }
   *lo = llo > *lo ? llo : *lo;
   *hi = lhi < *hi ? lhi : *hi;
-  SHA256_CTX sha = in->sha;
-  hash_certificate(&sha, CHAIN_ROLE_LEAF, leaf, leaf_len);
-  SHA256_Final(digest, &sha);
   return 1;
 }
 
@@ -131,32 +137,28 @@ static SLOT *slot_of(const uint8_t *digest) {
   return &g_slots[h % CHAIN_MEMO_SLOTS];
 }
 
-int chain_memo_trusted(const CHAIN_INPUTS *in, const uint8_t *leaf, size_t leaf_len,
-                       int64_t when) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
+int chain_memo_trusted(const CHAIN_INPUTS *in, const CHAIN_LEAF *leaf, int64_t when) {
   int64_t lo, hi;
   int hit = 0;
-  if (!leaf_key(in, leaf, leaf_len, when, digest, &lo, &hi)) {
+  if (!leaf_interval(in, leaf, when, &lo, &hi)) {
     return 0;
   }
   pthread_mutex_lock(&g_mu);
-  const SLOT *s = slot_of(digest);
-  hit = s->used && memcmp(s->digest, digest, sizeof(digest)) == 0 && s->lo < when &&
+  const SLOT *s = slot_of(leaf->digest);
+  hit = s->used && memcmp(s->digest, leaf->digest, sizeof(s->digest)) == 0 && s->lo < when &&
         when < s->hi;
   pthread_mutex_unlock(&g_mu);
   return hit;
 }
 
-void chain_memo_remember(const CHAIN_INPUTS *in, const uint8_t *leaf, size_t leaf_len,
-                         int64_t when) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
+void chain_memo_remember(const CHAIN_INPUTS *in, const CHAIN_LEAF *leaf, int64_t when) {
   int64_t lo, hi;
-  if (!leaf_key(in, leaf, leaf_len, when, digest, &lo, &hi)) {
+  if (!leaf_interval(in, leaf, when, &lo, &hi)) {
     return;
   }
   pthread_mutex_lock(&g_mu);
-  SLOT *s = slot_of(digest);
-  memcpy(s->digest, digest, sizeof(digest));
+  SLOT *s = slot_of(leaf->digest);
+  memcpy(s->digest, leaf->digest, sizeof(s->digest));
   s->lo = lo;
   s->hi = hi;
   s->used = 1;

@@ -51,14 +51,26 @@ void chain_inputs_add(CHAIN_INPUTS *in, int role, const uint8_t *der, size_t len
 /* chain_inputs_cleanup frees what |in| holds. */
 void chain_inputs_cleanup(CHAIN_INPUTS *in);
 
-/* chain_memo_trusted says whether the chain check of the DER certificate |leaf| with
- * |in| at time |when| was remembered as trusted. */
-int chain_memo_trusted(const CHAIN_INPUTS *in, const uint8_t *leaf, size_t leaf_len,
-                       int64_t when);
+/* CHAIN_LEAF is one leaf's key with some CHAIN_INPUTS, less the time: made once per
+ * leaf, it serves every check of that leaf (at signing time and now, lookup and
+ * record). */
+typedef struct chain_leaf_st {
+  uint8_t digest[SHA256_DIGEST_LENGTH]; /* of the inputs and the leaf */
+  int64_t bounds[2];                    /* the leaf's notBefore and notAfter */
+  int usable;                           /* 0: never looked up or remembered */
+} CHAIN_LEAF;
+
+/* chain_leaf_init makes |out| for the DER certificate |leaf| with |in| (which must have
+ * all its certificates). */
+void chain_leaf_init(CHAIN_LEAF *out, const CHAIN_INPUTS *in, const uint8_t *leaf,
+                     size_t leaf_len);
+
+/* chain_memo_trusted says whether the chain check of |leaf| with |in| at time |when|
+ * was remembered as trusted. */
+int chain_memo_trusted(const CHAIN_INPUTS *in, const CHAIN_LEAF *leaf, int64_t when);
 
 /* chain_memo_remember records that the chain check of |leaf| with |in| at |when| found
  * it trusted (nothing is recorded when |when| is within a second of a bound). */
-void chain_memo_remember(const CHAIN_INPUTS *in, const uint8_t *leaf, size_t leaf_len,
-                         int64_t when);
+void chain_memo_remember(const CHAIN_INPUTS *in, const CHAIN_LEAF *leaf, int64_t when);
 
 #endif /* SMIMED_ENGINE_CHAIN_MEMO_H */

@@ -52,6 +52,20 @@ static CERT make_cert(const char *cn, int64_t not_before, int64_t not_after) {
   return c;
 }
 
+/* trusted and remember are chain_memo_trusted and chain_memo_remember for the leaf
+ * |c| (its CHAIN_LEAF made anew each time, as a caller does per signer). */
+static int trusted(const CHAIN_INPUTS *in, const CERT *c, int64_t when) {
+  CHAIN_LEAF leaf;
+  chain_leaf_init(&leaf, in, c->der, c->len);
+  return chain_memo_trusted(in, &leaf, when);
+}
+
+static void remember(const CHAIN_INPUTS *in, const CERT *c, int64_t when) {
+  CHAIN_LEAF leaf;
+  chain_leaf_init(&leaf, in, c->der, c->len);
+  chain_memo_remember(in, &leaf, when);
+}
+
 /* inputs_of starts |in| with limit |max_chain|, |anchor| then |carried| (either may be
  * NULL). */
 static void inputs_of(CHAIN_INPUTS *in, unsigned max_chain, const CERT *anchor,
@@ -76,70 +90,71 @@ int main(void) {
 
   /* Remembered, then answered at other times between the same bounds. */
   inputs_of(&in, 5, &root, &inter);
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0));
-  chain_memo_remember(&in, leaf.der, leaf.len, T0);
-  CHECK(chain_memo_trusted(&in, leaf.der, leaf.len, T0));
-  CHECK(chain_memo_trusted(&in, leaf.der, leaf.len, T0 - 9 * DAY));
-  CHECK(chain_memo_trusted(&in, leaf.der, leaf.len, T0 + 10 * DAY - 2));
+  CHECK(!trusted(&in, &leaf, T0));
+  remember(&in, &leaf, T0);
+  CHECK(trusted(&in, &leaf, T0));
+  CHECK(trusted(&in, &leaf, T0 - 9 * DAY));
+  CHECK(trusted(&in, &leaf, T0 + 10 * DAY - 2));
   /* Not across a bound, nor within a second of one. */
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0 + 10 * DAY - 1));
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0 + 10 * DAY));
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0 + 11 * DAY));
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0 - 10 * DAY - 5));
+  CHECK(!trusted(&in, &leaf, T0 + 10 * DAY - 1));
+  CHECK(!trusted(&in, &leaf, T0 + 10 * DAY));
+  CHECK(!trusted(&in, &leaf, T0 + 11 * DAY));
+  CHECK(!trusted(&in, &leaf, T0 - 10 * DAY - 5));
   /* Nothing is remembered within a second of a bound. */
-  chain_memo_remember(&in, leaf.der, leaf.len, T0 + 10 * DAY + 1);
-  CHECK(!chain_memo_trusted(&in, leaf.der, leaf.len, T0 + 10 * DAY + 100));
+  remember(&in, &leaf, T0 + 10 * DAY + 1);
+  CHECK(!trusted(&in, &leaf, T0 + 10 * DAY + 100));
   /* A bound of the other inputs counts as much as the leaf's: a leaf valid for as long
    * as the root is answered until the intermediate's notAfter, not after it. */
-  CHECK(!chain_memo_trusted(&in, lasting.der, lasting.len, T0));
-  chain_memo_remember(&in, lasting.der, lasting.len, T0);
-  CHECK(chain_memo_trusted(&in, lasting.der, lasting.len, T0 + 499 * DAY));
-  CHECK(!chain_memo_trusted(&in, lasting.der, lasting.len, T0 + 501 * DAY));
+  CHECK(!trusted(&in, &lasting, T0));
+  remember(&in, &lasting, T0);
+  CHECK(trusted(&in, &lasting, T0 + 499 * DAY));
+  CHECK(!trusted(&in, &lasting, T0 + 501 * DAY));
   /* Another leaf with the same inputs is not answered. */
-  CHECK(!chain_memo_trusted(&in, other.der, other.len, T0));
+  CHECK(!trusted(&in, &other, T0));
 
   /* Other inputs: another limit, roles swapped, order changed, one certificate fewer. */
   inputs_of(&alt, 4, &root, &inter);
-  CHECK(!chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  CHECK(!trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
   inputs_of(&alt, 5, &inter, &root);
-  CHECK(!chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  CHECK(!trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
   chain_inputs_init(&alt, 5);
   chain_inputs_add(&alt, CHAIN_ROLE_ANCHOR, inter.der, inter.len);
   chain_inputs_add(&alt, CHAIN_ROLE_ANCHOR, root.der, root.len);
-  CHECK(!chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  CHECK(!trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
   inputs_of(&alt, 5, &root, NULL);
-  CHECK(!chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  CHECK(!trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
   /* The same inputs, built again, are answered. */
   inputs_of(&alt, 5, &root, &inter);
-  CHECK(chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  CHECK(trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
 
   /* Inputs with a certificate whose validity cannot be read are never remembered. */
   uint8_t garbage[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+  CERT bad = {garbage, sizeof(garbage)};
   inputs_of(&alt, 5, &root, NULL);
   chain_inputs_add(&alt, CHAIN_ROLE_CARRIED, garbage, sizeof(garbage));
-  chain_memo_remember(&alt, leaf.der, leaf.len, T0);
-  CHECK(!chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+  remember(&alt, &leaf, T0);
+  CHECK(!trusted(&alt, &leaf, T0));
   chain_inputs_cleanup(&alt);
-  chain_memo_remember(&in, garbage, sizeof(garbage), T0);
-  CHECK(!chain_memo_trusted(&in, garbage, sizeof(garbage), T0));
+  remember(&in, &bad, T0);
+  CHECK(!trusted(&in, &bad, T0));
 
   /* Many other answers later, the table still answers only what it holds (a slot keeps
    * the latest answer that hashes to it). */
   for (int i = 0; i < 3 * CHAIN_MEMO_SLOTS; i++) {
     chain_inputs_init(&alt, (unsigned)(100 + i));
     chain_inputs_add(&alt, CHAIN_ROLE_ANCHOR, root.der, root.len);
-    chain_memo_remember(&alt, leaf.der, leaf.len, T0);
-    CHECK(chain_memo_trusted(&alt, leaf.der, leaf.len, T0));
+    remember(&alt, &leaf, T0);
+    CHECK(trusted(&alt, &leaf, T0));
     chain_inputs_cleanup(&alt);
   }
-  CHECK(!chain_memo_trusted(&in, other.der, other.len, T0));
-  chain_memo_remember(&in, leaf.der, leaf.len, T0);
-  CHECK(chain_memo_trusted(&in, leaf.der, leaf.len, T0));
+  CHECK(!trusted(&in, &other, T0));
+  remember(&in, &leaf, T0);
+  CHECK(trusted(&in, &leaf, T0));
 
   chain_inputs_cleanup(&in);
   CERT *all[] = {&root, &inter, &leaf, &other, &lasting};

@@ -205,31 +205,36 @@ static int has_issuer_in(STACK_OF(X509) *list, X509 *x) {
  * --max-chain-length; not an X509_V_* code. */
 #define CHAIN_TOO_LONG (-1L)
 
-/* chain_check verifies the certificate |leaf_der| at time |when| against |t|,
+/* LEAF is a signer's certificate for chain_check: its DER, its X509 (parsed when first
+ * needed: the memo usually answers without it) and its part of the memo's key. */
+typedef struct leaf_st {
+  const CMS_BYTES *der;
+  X509 *x509;
+  CHAIN_LEAF memo;
+} LEAF;
+
+/* chain_check verifies the certificate |leaf| at time |when| against |t|,
  * allowing a chain to end at any anchor (X509_V_FLAG_PARTIAL_CHAIN: an imported
  * end-entity certificate is trusted by itself), with at most --max-chain-length
  * certificates, the leaf and the anchor included. Returns the X509_V_* result
  * (X509_V_OK when trusted), or CHAIN_TOO_LONG, and, if |out_top| is not NULL and the
  * answer is not X509_V_OK, a new reference to the topmost certificate of the chain
- * built (whose issuer is missing). A trusted answer is remembered (chain_memo.h).
- * |*leaf| is the parsed |leaf_der|, parsed here when first needed (NULL until then;
- * the caller frees it). */
-static long chain_check(TRUST *t, X509 **leaf, const CMS_BYTES *leaf_der, int64_t when,
-                        X509 **out_top) {
+ * built (whose issuer is missing). A trusted answer is remembered (chain_memo.h). */
+static long chain_check(TRUST *t, LEAF *leaf, int64_t when, X509 **out_top) {
   X509_STORE_CTX *ctx = NULL;
   long e = X509_V_ERR_OUT_OF_MEM;
   unsigned max_chain = engine_limits()->max_chain_length;
   if (out_top != NULL) {
     *out_top = NULL;
   }
-  if (chain_memo_trusted(&t->memo, leaf_der->data, leaf_der->len, when)) {
+  if (chain_memo_trusted(&t->memo, &leaf->memo, when)) {
     return X509_V_OK;
   }
-  if (*leaf == NULL) {
-    *leaf = x509_from_der(leaf_der->data, leaf_der->len);
+  if (leaf->x509 == NULL) {
+    leaf->x509 = x509_from_der(leaf->der->data, leaf->der->len);
   }
-  if (*leaf == NULL || !trust_build(t) || (ctx = X509_STORE_CTX_new()) == NULL ||
-      !X509_STORE_CTX_init(ctx, t->anchors, *leaf, t->carried)) {
+  if (leaf->x509 == NULL || !trust_build(t) || (ctx = X509_STORE_CTX_new()) == NULL ||
+      !X509_STORE_CTX_init(ctx, t->anchors, leaf->x509, t->carried)) {
     goto out;
   }
   X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
@@ -239,7 +244,7 @@ static long chain_check(TRUST *t, X509 **leaf, const CMS_BYTES *leaf_der, int64_
   X509_STORE_CTX_set_depth(ctx, (int)max_chain - 1);
   if (X509_verify_cert(ctx) == 1) {
     e = X509_V_OK;
-    chain_memo_remember(&t->memo, leaf_der->data, leaf_der->len, when);
+    chain_memo_remember(&t->memo, &leaf->memo, when);
   } else {
     e = X509_STORE_CTX_get_error(ctx);
     if (e == X509_V_OK) {
@@ -263,7 +268,7 @@ static long chain_check(TRUST *t, X509 **leaf, const CMS_BYTES *leaf_der, int64_
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
     X509 *top = chain != NULL && sk_X509_num(chain) > 0
                     ? sk_X509_value(chain, sk_X509_num(chain) - 1)
-                    : *leaf;
+                    : leaf->x509;
     X509_up_ref(top);
     *out_top = top;
   }
@@ -346,7 +351,8 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
                                                  STATUS *err) {
   Smime__Ipc__SignerVerdict *v = arena_alloc(arena, sizeof(*v));
   CERT_INFO *ci = NULL;
-  X509 *leaf = NULL, *top = NULL;
+  LEAF leaf = {.der = &s->cert, .x509 = NULL};
+  X509 *top = NULL;
   char comment[1536], when[64];
   int ok = 0;
   comment[0] = '\0';
@@ -434,10 +440,10 @@ static Smime__Ipc__SignerVerdict *signer_verdict(ARENA *arena, TRUST *trust,
     note(comment, sizeof(comment), "the signer's RSA key has only %u bits", ci->key_bits);
   }
   int64_t at = s->has_signing_time ? s->signing_time : q->now;
-  long e = chain_check(trust, &leaf, &s->cert, at, &top);
+  chain_leaf_init(&leaf.memo, &trust->memo, s->cert.data, s->cert.len);
+  long e = chain_check(trust, &leaf, at, &top);
   if (e == X509_V_OK) {
-    if (s->has_signing_time &&
-        is_date_error(chain_check(trust, &leaf, &s->cert, q->now, NULL))) {
+    if (s->has_signing_time && is_date_error(chain_check(trust, &leaf, q->now, NULL))) {
       format_time(ci->not_after, when, sizeof(when));
       note(comment, sizeof(comment),
            "the certificate was valid when the message was signed but has expired since (%s)",
@@ -501,7 +507,7 @@ done:
 
 out:
   X509_free(top);
-  X509_free(leaf);
+  X509_free(leaf.x509);
   cert_info_free(ci);
   return ok ? v : NULL;
 }
