@@ -20,6 +20,11 @@ static void make_pair(int sv[2]) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 }
 
+static void close_pair(int sv[2]) {
+  close(sv[0]);
+  close(sv[1]);
+}
+
 static long elapsed_ms(const struct timespec *start) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -56,8 +61,7 @@ static void test_message_round_trip(void) {
   frame_cleanup(&f);
   CHECK(f.body == NULL);
   frame_cleanup(NULL);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
 }
 
 /* writer_arg is what writer sends from its thread: |body| as a raw frame of type 42
@@ -84,6 +88,16 @@ static void *writer(void *p) {
   return NULL;
 }
 
+/* read_while_writing sends |w| from a thread of its own while this one reads a frame
+ * of |fd| into |f|: large frames need both ends moving. The send must succeed. */
+static void read_while_writing(struct writer_arg *w, int fd, FRAME *f) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, writer, w) == 0);
+  CHECK(frame_read(fd, f, 10000) == FRAME_OK);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK(w->rc == FRAME_OK);
+}
+
 /* test_large_round_trip moves 8 MiB, far over the socket buffer: partial sends and
  * recvs must be continued, from two threads at once. */
 static void test_large_round_trip(void) {
@@ -96,19 +110,14 @@ static void test_large_round_trip(void) {
     body[i] = (uint8_t)(i * 31 + 7);
   }
   struct writer_arg w = {.fd = sv[0], .msg = NULL, .body = body, .len = len, .rc = 1};
-  pthread_t t;
-  CHECK(pthread_create(&t, NULL, writer, &w) == 0);
   FRAME f;
-  CHECK(frame_read(sv[1], &f, 10000) == FRAME_OK);
-  CHECK(pthread_join(t, NULL) == 0);
-  CHECK(w.rc == FRAME_OK);
+  read_while_writing(&w, sv[1], &f);
   CHECK(f.type == 42);
   CHECK(f.len == len);
   CHECK(memcmp(f.body, body, len) == 0);
   frame_cleanup(&f);
   free(body);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
 }
 
 /* test_streamed_pack: frame_write_message packs straight to the socket, gathering
@@ -149,12 +158,8 @@ static void test_streamed_pack(void) {
       CHECK(protobuf_c_message_pack(&req.base, want) == len);
 
       struct writer_arg w = {.fd = sv[0], .msg = &req.base, .body = NULL, .len = 0, .rc = 1};
-      pthread_t t;
-      CHECK(pthread_create(&t, NULL, writer, &w) == 0);
       FRAME f;
-      CHECK(frame_read(sv[1], &f, 10000) == FRAME_OK);
-      CHECK(pthread_join(t, NULL) == 0);
-      CHECK(w.rc == FRAME_OK);
+      read_while_writing(&w, sv[1], &f);
       CHECK(f.type == SMIME__IPC__FRAME_TYPE__FRAME_TYPE_ENGINE_REQUEST);
       CHECK(f.len == len);
       CHECK(memcmp(f.body, want, len) == 0);
@@ -162,8 +167,7 @@ static void test_streamed_pack(void) {
       free(want);
       free(a);
       free(b);
-      close(sv[0]);
-      close(sv[1]);
+      close_pair(sv);
     }
   }
 }
@@ -274,15 +278,13 @@ static void test_oversized(void) {
     char rest[4];
     CHECK(read(sv[1], rest, 4) == 4);
     CHECK(memcmp(rest, "rest", 4) == 0);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
   }
   /* The writer refuses too. */
   int sv[2];
   make_pair(sv);
   CHECK(frame_write_raw(sv[0], 1, NULL, FRAME_MAX_BODY + 1, 1000) == FRAME_TOO_LARGE);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
 }
 
 static void test_truncated(void) {
@@ -321,8 +323,7 @@ static void test_timeout(void) {
   CHECK(frame_read(sv[1], &f, 150) == FRAME_TIMEOUT);
   ms = elapsed_ms(&start);
   CHECK(ms >= 140 && ms < 2000);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
   /* A peer that does not read: the writer gives up at its deadline. */
   make_pair(sv);
   size_t len = 8u * 1024 * 1024;
@@ -333,8 +334,7 @@ static void test_timeout(void) {
   ms = elapsed_ms(&start);
   CHECK(ms >= 140 && ms < 2000);
   free(body);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
 }
 
 static void test_eof(void) {
@@ -370,8 +370,7 @@ static void test_bad_type_and_body(void) {
                            1000) == FRAME_BAD_BODY);
   CHECK(msg == NULL);
   CHECK(strcmp(frame_error_string(FRAME_TIMEOUT), "timed out") == 0);
-  close(sv[0]);
-  close(sv[1]);
+  close_pair(sv);
 }
 
 int main(void) {
