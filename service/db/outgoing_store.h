@@ -22,6 +22,10 @@
 #include "service/db/db.h"
 #include "smime/v1/certificate.pb-c.h"
 
+/* kOutgoingChooseAllSql is outgoing_store_choose_all's query ($1: the addresses, a
+ * text[]), for the test that checks PostgreSQL's plan of it. */
+extern const char kOutgoingChooseAllSql[];
+
 /* OUTGOING_PURPOSE_* say what a certificate is chosen for. */
 enum {
   OUTGOING_PURPOSE_SIGN = 1,
