@@ -20,6 +20,14 @@ for key in RSA-2048 P-256; do
       echo "FAIL: smimed did not measure $op $key: $row"
       exit 1
     fi
+    # Every missed target has its line saying what bounds it.
+    for name in $(echo "$row" | awk -F'|' '{print $18}' | grep -o '[a-z0-9+]* MISS' |
+                  cut -d' ' -f1); do
+      if ! grep -qF -- "- $op $key 4 KiB, $name: " "$out"; then
+        echo "FAIL: $op $key misses $name with no line saying what bounds it"
+        exit 1
+      fi
+    done
   done
 done
 echo "bench_smoke_test: complete table"

@@ -84,15 +84,14 @@ static void fill(DB *db) {
 }
 
 static void test_choice(DB *db) {
-  const char *addresses[3] = {"user000042@plan.example",
-                              "user004999@plan.example", "nobody@plan.example"};
+  const char *addresses[3] = {"user000042@plan.example", "user004999@plan.example",
+                              "nobody@plan.example"};
   const int purposes[3] = {OUTGOING_PURPOSE_SIGN, OUTGOING_PURPOSE_ENCRYPT,
                            OUTGOING_PURPOSE_ENCRYPT};
   OUTGOING_CHOICE out[3];
   STATUS err;
   status_clear(&err);
-  int ok = outgoing_store_choose_all(db, addresses, purposes, 3, 0, time(NULL),
-                                     out, &err);
+  int ok = outgoing_store_choose_all(db, addresses, purposes, 3, 0, time(NULL), out, &err);
   CHECK_STATUS(err, STATUS_OK);
   CHECK(ok);
   if (!ok) {
@@ -100,10 +99,8 @@ static void test_choice(DB *db) {
   }
   CHECK(out[0].cert != NULL && out[0].cert->has_private_key &&
         strcmp(out[0].cert->subject, "CN=User 42") == 0);
-  CHECK(out[1].cert != NULL &&
-        strcmp(out[1].cert->subject, "CN=User 4999") == 0);
-  CHECK(out[2].cert == NULL &&
-        strstr(out[2].reason, "nobody@plan.example") != NULL);
+  CHECK(out[1].cert != NULL && strcmp(out[1].cert->subject, "CN=User 4999") == 0);
+  CHECK(out[2].cert == NULL && strstr(out[2].reason, "nobody@plan.example") != NULL);
   for (int i = 0; i < 3; i++) {
     outgoing_choice_cleanup(&out[i]);
   }
@@ -118,10 +115,9 @@ static int plan_has(PGconn *conn, const char *cache_mode, const char *needle) {
   if (!exec_ok(conn, set)) {
     return -1;
   }
-  PGresult *res =
-      PQexec(conn, "EXPLAIN (VERBOSE) EXECUTE choose_all("
-                   "'{user000001@plan.example,user000002@plan.example,"
-                   "user000003@plan.example}')");
+  PGresult *res = PQexec(conn, "EXPLAIN (VERBOSE) EXECUTE choose_all("
+                               "'{user000001@plan.example,user000002@plan.example,"
+                               "user000003@plan.example}')");
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     fprintf(stderr, "EXPLAIN: %s\n", PQerrorMessage(conn));
     PQclear(res);
@@ -150,8 +146,7 @@ static void test_plan(DB *db) {
     db_release(db, conn, 1);
     return;
   }
-  snprintf(prepare, len, "PREPARE choose_all(text[]) AS %s",
-           kOutgoingChooseAllSql);
+  snprintf(prepare, len, "PREPARE choose_all(text[]) AS %s", kOutgoingChooseAllSql);
   CHECK(exec_ok(conn, prepare));
   CHECK(plan_has(conn, "force_generic_plan", "hashed SubPlan") == 0);
   CHECK(plan_has(conn, "force_custom_plan", "hashed SubPlan") == 0);
