@@ -133,9 +133,11 @@ def role_of(comm):
 
 def tree_members(table, root_pid, data_dir):
     """tree_members is the set of pids of the daemon's process tree in |table|
-    (proc_table): descendants of root_pid, plus any process whose command line names the
-    data directory (PostgreSQL, should it ever be reparented)."""
-    members = {root_pid} | {pid for pid, v in table.items() if data_dir in v[2]}
+    (proc_table): descendants of root_pid, plus any postgres process whose command line
+    names the data directory (PostgreSQL, should it ever be reparented; not a client,
+    whose command line names the daemon's socket in it)."""
+    members = {root_pid} | {pid for pid, v in table.items()
+                            if data_dir in v[2] and v[1].startswith("postgres")}
     grew = True
     while grew:
         grew = False

@@ -291,14 +291,11 @@ int cms_sign_finish(const uint8_t *state, size_t state_len, const uint8_t *conte
     status_set(err, STATUS_INVALID_ARGUMENT, "not a signing state of this service");
     goto err;
   }
-  if (st.opaque) {
-    if (content == NULL ||
-        !cms_digest(st.md, content, content_len, digest, &digest_len) ||
-        !CBS_mem_equal(&st.content_digest, digest, digest_len)) {
-      status_set(err, STATUS_INVALID_ARGUMENT,
-                 "the content differs from the one the signature was prepared for");
-      goto err;
-    }
+  if (content == NULL || !cms_digest(st.md, content, content_len, digest, &digest_len) ||
+      !CBS_mem_equal(&st.content_digest, digest, digest_len)) {
+    status_set(err, STATUS_INVALID_ARGUMENT,
+               "the content differs from the one the signature was prepared for");
+    goto err;
   }
   /* Check the keystore's signature before sending it out: a key that does not belong
    * to the certificate, or a faulty RSA-CRT result, must not leave the service. */

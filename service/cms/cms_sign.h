@@ -66,9 +66,11 @@ int cms_sign_prepare(const uint8_t *content, size_t content_len,
 
 /* cms_sign_finish checks |signature| against the signer certificate (a key that does
  * not match the certificate, or a faulty signature, is refused: INTERNAL) and writes
- * the DER ContentInfo to |*out| (free with OPENSSL_free). For an opaque signature,
- * |content| must be the same bytes given to cms_sign_prepare (checked by digest); for a
- * detached one it may be NULL. Returns 1, or 0 with |err|. */
+ * the DER ContentInfo to |*out| (free with OPENSSL_free). |content| must be the same
+ * bytes given to cms_sign_prepare, checked against the digest the state holds
+ * (INVALID_ARGUMENT when they differ), and goes inside for an opaque signature: one
+ * digest of the content per step, the one the signature needs. Returns 1, or 0 with
+ * |err|. */
 int cms_sign_finish(const uint8_t *state, size_t state_len, const uint8_t *content,
                     size_t content_len, const uint8_t *signature, size_t signature_len,
                     uint8_t **out, size_t *out_len, STATUS *err);

@@ -43,8 +43,8 @@ static uint8_t *sign_with(const char *name, const CMS_SIGN_OPTIONS *opts,
   size_t in_len = req->scheme == CMS_SIG_ED25519 ? req->tbs_len : req->digest_len;
   CHECK(cms_keystore_sign(key, req->scheme, req->md, in, in_len, &sig, &sig_len, &err));
   uint8_t *der;
-  if (!cms_sign_finish(req->state, req->state_len, opts->opaque ? content : NULL,
-                       content_len, sig, sig_len, &der, out_len, &err)) {
+  if (!cms_sign_finish(req->state, req->state_len, content, content_len, sig, sig_len, &der,
+                       out_len, &err)) {
     fprintf(stderr, "finish: %s\n", err.message);
     CHECK(0);
   }
@@ -232,8 +232,8 @@ static void test_attributes(void) {
   OPENSSL_free(der);
 }
 
-/* test_refusals: a key that does not match the certificate, a different opaque content,
- * a damaged state, and bad options are refused. */
+/* test_refusals: a key that does not match the certificate, a different content (opaque
+ * or detached), a damaged state, and bad options are refused. */
 static void test_refusals(void) {
   uint8_t *cert;
   size_t cert_len;
@@ -283,6 +283,26 @@ static void test_refusals(void) {
                         &der, &der_len, &err));
   OPENSSL_free(der);
   OPENSSL_free(sig);
+
+  /* Detached, the content is checked all the same (it is not inside to be verified
+   * later): another content than prepared is refused. */
+  CMS_SIGN_REQUEST *detached = NULL;
+  opts.opaque = 0;
+  CHECK(cms_sign_prepare(content, strlen(kContent), &opts, cert, cert_len, NULL, 0,
+                         1700000000, &detached, &err));
+  CHECK(cms_keystore_sign(alice, detached->scheme, detached->md, detached->digest,
+                          detached->digest_len, &sig, &sig_len, &err));
+  der = NULL;
+  CHECK(!cms_sign_finish(detached->state, detached->state_len, (const uint8_t *)"other", 5,
+                         sig, sig_len, &der, &der_len, &err));
+  CHECK(err.code == STATUS_INVALID_ARGUMENT && der == NULL);
+  CHECK(!cms_sign_finish(detached->state, detached->state_len, NULL, 0, sig, sig_len, &der,
+                         &der_len, &err));
+  CHECK(cms_sign_finish(detached->state, detached->state_len, content, strlen(kContent), sig,
+                        sig_len, &der, &der_len, &err));
+  OPENSSL_free(der);
+  OPENSSL_free(sig);
+  cms_sign_request_free(detached);
 
   /* The keystore refuses a digest of the wrong length and hashes it does not sign with. */
   CHECK(!cms_keystore_sign(alice, CMS_SIG_RSA_PKCS1, CMS_MD_SHA256, req->digest, 20, &sig,

@@ -4,7 +4,8 @@
  * stateless); each operation cuts it again into outer header fields and the content
  * entity (mime_split_new) and makes that entity canonical and 7-bit safe
  * (mime_build_signable), which is deterministic, so sign_finish rebuilds the very
- * bytes sign_prepare digested (checked with |content_sha256|). Signing and encryption
+ * bytes sign_prepare digested (cms_sign_finish checks them against the digest in the
+ * signing state). Signing and encryption
  * of one message happen in sign_finish together, so the signed entity, as large as
  * the message, never travels back to the front only to be sent here again.
  *
@@ -12,11 +13,11 @@
  *   sign_prepare     cms_sign_prepare over the signable entity -> digest for the keystore
  *   sign_finish      cms_sign_finish -> multipart/signed or signed-data [-> enveloped]
  *   encrypt          cms_envelope over the entity -> enveloped or authEnveloped-data */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/mem.h>
-#include <openssl/sha.h>
 
 #include "service/cms/cms_envelope.h"
 #include "service/cms/cms_sign.h"
@@ -327,7 +328,6 @@ int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   CMS_SIGN_REQUEST *sreq = NULL;
   CMS_BUF chain[ENGINE_MAX_CHAIN_LENGTH_MAX];
   CMS_SIGN_OPTIONS opts;
-  uint8_t sha[SHA256_DIGEST_LENGTH];
   unsigned max_chain = engine_limits()->max_chain_length;
   int ok = 0;
 
@@ -358,7 +358,6 @@ int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
                         chain, r->n_chain_der, r->signing_time, &sreq, err)) {
     goto err;
   }
-  SHA256(content, content_len, sha);
   out = arena_alloc(arena, sizeof(*out));
   if (out == NULL) {
     oom(err);
@@ -369,8 +368,7 @@ int engine_op_sign_prepare(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   out->md = (uint32_t)sreq->md;
   if (!copy_bytes(arena, &out->digest, sreq->digest, sreq->digest_len) ||
       !copy_bytes(arena, &out->tbs, sreq->tbs, sreq->tbs_len) ||
-      !copy_bytes(arena, &out->state, sreq->state, sreq->state_len) ||
-      !copy_bytes(arena, &out->content_sha256, sha, sizeof(sha))) {
+      !copy_bytes(arena, &out->state, sreq->state, sreq->state_len)) {
     oom(err);
     goto err;
   }
@@ -406,7 +404,6 @@ int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   MIME_SPLIT *split = NULL;
   uint8_t *content = NULL, *der = NULL, *entity = NULL, *sealed = NULL;
   size_t content_len = 0, der_len = 0, entity_len = 0, sealed_len = 0;
-  uint8_t sha[SHA256_DIGEST_LENGTH];
   const char *micalg = micalg_of(r->md);
   int ok = 0;
 
@@ -417,16 +414,15 @@ int engine_op_sign_finish(ARENA *arena, const Smime__Ipc__EngineRequest *req,
   if (!make_signable(&r->message, &split, &content, &content_len, err)) {
     goto err;
   }
-  SHA256(content, content_len, sha);
-  if (r->content_sha256.len != sizeof(sha) ||
-      CRYPTO_memcmp(r->content_sha256.data, sha, sizeof(sha)) != 0) {
-    status_set(err, STATUS_INTERNAL,
-               "sign_finish: the content differs from the one sign_prepare digested");
-    goto err;
-  }
-  if (!cms_sign_finish(r->state.data, r->state.len, r->opaque ? content : NULL,
-                       r->opaque ? content_len : 0, r->signature.data, r->signature.len, &der,
-                       &der_len, err)) {
+  /* cms_sign_finish checks that these are the bytes sign_prepare digested: a rebuild
+   * that differed would be a fault here (INTERNAL), not the caller's. */
+  if (!cms_sign_finish(r->state.data, r->state.len, content, content_len, r->signature.data,
+                       r->signature.len, &der, &der_len, err)) {
+    if (err->code == STATUS_INVALID_ARGUMENT) {
+      char why[sizeof(err->message)];
+      snprintf(why, sizeof(why), "%s", err->message);
+      status_set(err, STATUS_INTERNAL, "sign_finish: %s", why);
+    }
     goto err;
   }
   if (r->opaque) {

@@ -484,7 +484,6 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg
     sf.signature = signed_->sign->signature;
     sf.md = p->md;
     sf.opaque = opt.opaque;
-    sf.content_sha256 = p->content_sha256;
     sf.encrypt = req->encrypt ? &params : NULL;
     smime__ipc__engine_request__init(&er);
     er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_FINISH;
