@@ -224,11 +224,33 @@ int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *p
   if (n == 0) {
     return 1;
   }
+  /* Each address is looked up once, however many times it is asked for (the sender:
+   * for signing and as a recipient of its own copy); |slot|[i] is the position of
+   * |addresses|[i] in |unique|. */
+  const char **unique = calloc(n, sizeof(*unique));
+  size_t *slot = calloc(n, sizeof(*slot));
+  int *first = calloc(n + 1, sizeof(*first));
+  size_t n_unique = 0;
+  if (unique == NULL || slot == NULL || first == NULL) {
+    ok = oom(err);
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t u = 0;
+    while (u < n_unique && strcmp(unique[u], addresses[i]) != 0) {
+      u++;
+    }
+    if (u == n_unique) {
+      unique[n_unique++] = addresses[i];
+    }
+    slot[i] = u;
+  }
   /* The caller's addresses are valid and lowercased already: the literal holds them
    * unchanged. */
-  char *list_s = text_array_literal(addresses, n, SIZE_MAX);
+  char *list_s = text_array_literal((const char *const *)unique, n_unique, SIZE_MAX);
   if (list_s == NULL) {
-    return oom(err);
+    ok = oom(err);
+    goto out;
   }
   const char *params[1] = {list_s};
   int lengths[1] = {0};
@@ -236,19 +258,31 @@ int outgoing_store_choose_all(DB *db, const char *const *addresses, const int *p
   PGresult *res = run_query(db, kOutgoingChooseAllSql, 1, params, lengths, formats, err);
   free(list_s);
   if (res == NULL) {
-    return 0;
+    ok = 0;
+    goto out;
   }
+  /* The rows come ordered by the address's position: |first|[u] .. |first|[u + 1] are
+   * the candidates of |unique|[u]. */
   int rows = PQntuples(res), row = 0;
-  for (size_t i = 0; i < n && ok; i++) {
-    int first = row;
+  for (size_t u = 0; u < n_unique; u++) {
+    first[u] = row;
     while (row < rows && strtoull(PQgetvalue(res, row, CANDIDATE_ORDINAL_COLUMN), NULL, 10) ==
-                             (unsigned long long)i + 1) {
+                             (unsigned long long)u + 1) {
       row++;
     }
-    ok = judge(res, first, row - first, addresses[i], purposes[i], allow_expired, now, &out[i],
-               err);
+  }
+  first[n_unique] = row;
+  for (size_t i = 0; i < n && ok; i++) {
+    size_t u = slot[i];
+    ok = judge(res, first[u], first[u + 1] - first[u], addresses[i], purposes[i],
+               allow_expired, now, &out[i], err);
   }
   PQclear(res);
+
+out:
+  free(unique);
+  free(slot);
+  free(first);
   if (!ok) {
     for (size_t i = 0; i < n; i++) {
       outgoing_choice_cleanup(&out[i]);

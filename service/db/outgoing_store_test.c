@@ -84,14 +84,16 @@ static void fill(DB *db) {
 }
 
 static void test_choice(DB *db) {
-  const char *addresses[3] = {"user000042@plan.example", "user004999@plan.example",
-                              "nobody@plan.example"};
-  const int purposes[3] = {OUTGOING_PURPOSE_SIGN, OUTGOING_PURPOSE_ENCRYPT,
-                           OUTGOING_PURPOSE_ENCRYPT};
-  OUTGOING_CHOICE out[3];
+  /* The sender is asked for twice, as SignEncrypt and GetSecurityOptions do: for signing
+   * and as a recipient of its own copy. */
+  const char *addresses[4] = {"user000042@plan.example", "user004999@plan.example",
+                              "nobody@plan.example", "user000042@plan.example"};
+  const int purposes[4] = {OUTGOING_PURPOSE_SIGN, OUTGOING_PURPOSE_ENCRYPT,
+                           OUTGOING_PURPOSE_ENCRYPT, OUTGOING_PURPOSE_ENCRYPT};
+  OUTGOING_CHOICE out[4];
   STATUS err;
   status_clear(&err);
-  int ok = outgoing_store_choose_all(db, addresses, purposes, 3, 0, time(NULL), out, &err);
+  int ok = outgoing_store_choose_all(db, addresses, purposes, 4, 0, time(NULL), out, &err);
   CHECK_STATUS(err, STATUS_OK);
   CHECK(ok);
   if (!ok) {
@@ -101,7 +103,9 @@ static void test_choice(DB *db) {
         strcmp(out[0].cert->subject, "CN=User 42") == 0);
   CHECK(out[1].cert != NULL && strcmp(out[1].cert->subject, "CN=User 4999") == 0);
   CHECK(out[2].cert == NULL && strstr(out[2].reason, "nobody@plan.example") != NULL);
-  for (int i = 0; i < 3; i++) {
+  CHECK(out[3].cert != NULL && out[3].cert != out[0].cert &&
+        memcmp(out[3].sha256, out[0].sha256, CERT_SHA256_LEN) == 0 && out[3].der.len > 0);
+  for (int i = 0; i < 4; i++) {
     outgoing_choice_cleanup(&out[i]);
   }
 }
