@@ -5,9 +5,9 @@
  * entity (mime_split_new) and makes that entity canonical and 7-bit safe
  * (mime_build_signable), which is deterministic, so sign_finish rebuilds the very
  * bytes sign_prepare digested (cms_sign_finish checks them against the digest in the
- * signing state). Signing and encryption
- * of one message happen in sign_finish together, so the signed entity, as large as
- * the message, never travels back to the front only to be sent here again.
+ * signing state). Signing and encryption of one message happen in sign_finish
+ * together, so the signed entity, as large as the message, never travels back to the
+ * front only to be sent here again.
  *
  *   analyze_message  From (or Sender), To+Cc, Message-ID; malformed MIME refused
  *   sign_prepare     cms_sign_prepare over the signable entity -> digest for the keystore
