@@ -9,13 +9,15 @@
  * together, so the signed entity, as large as the message, never travels back to the
  * front only to be sent here again.
  *
- *   analyze_message  From (or Sender), To+Cc, Message-ID; malformed MIME refused
+ *   analyze_message  From (or Sender), To+Cc, Message-ID; malformed MIME refused; and
+ *                    sign_prepare ahead, for the signer the front guessed (prepare_ahead)
  *   sign_prepare     cms_sign_prepare over the signable entity -> digest for the keystore
  *   sign_finish      cms_sign_finish -> multipart/signed or signed-data [-> enveloped]
  *   encrypt          cms_envelope over the entity -> enveloped or authEnveloped-data */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/mem.h>
 
@@ -100,6 +102,32 @@ static int pick_sender(const MIME_ENTITY *root, const char **out, MIME_ADDRESS_L
   }
   *out = sender->addrs[0].addr;
   return 1;
+}
+
+/* prepare_ahead runs sign_prepare on the analyzed message |r| for the signer the front
+ * guessed, when |sender| is the address it guessed for, and sets |out|->prepared. The
+ * message moves to the prepare request (make_signable frees it once split): analyze is
+ * done with it. A failure here is not the call's: |out|->prepared stays unset and the
+ * front prepares as usual, which reports it. */
+static void prepare_ahead(ARENA *arena, Smime__Ipc__EngineAnalyzeMessageRequest *r,
+                          const char *sender, Smime__Ipc__EngineAnalyzeMessageResponse *out) {
+  if (r->sign_prepare == NULL || r->prepare_if_from == NULL ||
+      strcasecmp(r->prepare_if_from, sender) != 0) {
+    return;
+  }
+  Smime__Ipc__EngineRequest sub = SMIME__IPC__ENGINE_REQUEST__INIT;
+  Smime__Ipc__EngineResponse sub_resp = SMIME__IPC__ENGINE_RESPONSE__INIT;
+  STATUS ignored;
+  status_clear(&ignored);
+  free(r->sign_prepare->message.data);
+  r->sign_prepare->message = r->message;
+  r->message.data = NULL;
+  r->message.len = 0;
+  sub.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_PREPARE;
+  sub.sign_prepare = r->sign_prepare;
+  if (engine_op_sign_prepare(arena, &sub, &sub_resp, &ignored)) {
+    out->prepared = sub_resp.sign_prepare;
+  }
 }
 
 int engine_op_analyze_message(ARENA *arena, const Smime__Ipc__EngineRequest *req,
@@ -188,6 +216,10 @@ err:
   mime_address_list_free(sender);
   mime_address_list_free(rcpt);
   mime_tree_free(tree);
+  if (ok) {
+    /* After the tree is freed: the message may move on and be freed. */
+    prepare_ahead(arena, req->analyze_message, out->from, out);
+  }
   return ok;
 }
 

@@ -9,6 +9,7 @@
 #include "service/db/log_writer.h"
 #include "service/front/reflection.h"
 #include "service/front/server.h"
+#include "service/front/sign_hint.h"
 #include "service/pool/worker_pool.h"
 
 /* SMIMED_VERSION is the daemon's version, reported by GetSettings and --version. */
@@ -34,6 +35,8 @@ typedef struct app_st {
   unsigned max_recipients;
   /* max_layers bounds how deep DecryptVerify opens nested S/MIME layers. */
   unsigned max_layers;
+  /* sign_hint: SignEncrypt's guess of the next signer (sign_hint.h). */
+  SIGN_HINT sign_hint;
 } APP;
 
 /* app_methods returns the table of every RPC the front serves (smime.v1, health,

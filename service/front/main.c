@@ -554,6 +554,7 @@ int main(int argc, char **argv) {
   char *tls_cert_pem = NULL, *tls_key_pem = NULL, *client_ca_pem = NULL;
   int grpc_started = 0;
   memset(&app, 0, sizeof(app));
+  sign_hint_init(&app.sign_hint);
   status_clear(&err);
 
   log_set_program("smimed");

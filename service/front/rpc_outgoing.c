@@ -251,6 +251,50 @@ static void take_bytes(ProtobufCBinaryData *to, ProtobufCBinaryData *from) {
   from->len = 0;
 }
 
+/* prepare_request fills |sp|, but its message, for the signer |chain|[0] (the store's
+ * export: leaf first) with the issuers after it. */
+static void prepare_request(Smime__Ipc__EngineSignPrepareRequest *sp,
+                            ProtobufCBinaryData *chain, size_t n_chain, const SE_OPTIONS *opt,
+                            time_t now) {
+  sp->signer_der = chain[0];
+  sp->chain_der = n_chain > 1 ? chain + 1 : NULL;
+  sp->n_chain_der = n_chain > 1 ? n_chain - 1 : 0;
+  sp->md = (uint32_t)opt->md;
+  sp->rsa_pss = opt->scheme == SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PSS;
+  sp->opaque = opt->opaque;
+  sp->signing_time = (int64_t)now;
+}
+
+/* GUESS is the signer guessed before the message is analyzed (sign_hint.h), and the
+ * sign_prepare request for it that goes along with analyze_message. */
+typedef struct guess_st {
+  int made;
+  char from[SIGN_HINT_MAX_ADDRESS + 1];
+  uint8_t sha256[CERT_SHA256_LEN];
+  ProtobufCBinaryData *chain; /* the guessed certificate first, then its issuers */
+  size_t n_chain;
+  Smime__Ipc__EngineSignPrepareRequest prepare;
+} GUESS;
+
+/* guess_signer fills |g| when the call signs with the store's choice (no signer named)
+ * and there is a last signer whose certificate is still stored: |g|->made says whether.
+ * Nothing here fails the call: without a guess the call goes as it always did. */
+static void guess_signer(APP *app, const Smime__V1__SignEncryptRequest *req,
+                         const SE_OPTIONS *opt, time_t now, GUESS *g) {
+  STATUS ignored;
+  memset(g, 0, sizeof(*g));
+  smime__ipc__engine_sign_prepare_request__init(&g->prepare);
+  status_clear(&ignored);
+  if (!req->sign || opt->signer_fingerprint != NULL ||
+      !sign_hint_guess(&app->sign_hint, g->from, sizeof(g->from), g->sha256) ||
+      !certificate_store_export(app->db, g->sha256, 1, &g->chain, &g->n_chain, &ignored) ||
+      g->n_chain == 0) {
+    return;
+  }
+  prepare_request(&g->prepare, g->chain, g->n_chain, opt, now);
+  g->made = 1;
+}
+
 int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg,
                      ProtobufCMessage **out_resp, STATUS *err) {
   APP *app = app_ptr;
@@ -267,11 +311,13 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg
   char *from = NULL;
   char problems[2048];
   SE_OPTIONS opt;
+  GUESS guess;
   AUDIT audit;
   time_t now = time(NULL);
   int ok = 0;
 
   *out_resp = NULL;
+  memset(&guess, 0, sizeof(guess));
   memset(&signer, 0, sizeof(signer));
   memset(&rcpt_addrs, 0, sizeof(rcpt_addrs));
   rcpt_addrs.limit = (size_t)app->max_recipients + 1;
@@ -297,11 +343,17 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg
     goto out;
   }
 
-  /* Addresses and Message-ID, read by an engine. */
+  /* Addresses and Message-ID, read by an engine; with the signature prepared for the
+   * guessed signer when the sender is its address. */
+  guess_signer(app, req, &opt, now, &guess);
   {
     Smime__Ipc__EngineAnalyzeMessageRequest a = SMIME__IPC__ENGINE_ANALYZE_MESSAGE_REQUEST__INIT;
     Smime__Ipc__EngineRequest er = SMIME__IPC__ENGINE_REQUEST__INIT;
     a.message = req->message;
+    if (guess.made) {
+      a.sign_prepare = &guess.prepare;
+      a.prepare_if_from = guess.from;
+    }
     er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_ANALYZE_MESSAGE;
     er.analyze_message = &a;
     if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_ANALYZE_MESSAGE,
@@ -375,6 +427,8 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg
       problems_add(problems, sizeof(problems), signer.reason);
     } else if (!check_scheme(&opt, signer.cert, err)) {
       goto out;
+    } else if (opt.signer_fingerprint == NULL) {
+      sign_hint_remember(&app->sign_hint, from, signer.sha256);
     }
   }
   if (req->encrypt) {
@@ -438,27 +492,35 @@ int rpc_sign_encrypt(void *app_ptr, const CALL_INFO *info, ProtobufCMessage *msg
   ProtobufCBinaryData *result = NULL;
 
   if (req->sign) {
-    if (!certificate_store_export(app->db, signer.sha256, 1, &chain, &n_chain, err) ||
-        !outgoing_store_wrapped_key(app->db, signer.sha256, &wrapped, err)) {
-      goto out;
-    }
-    Smime__Ipc__EngineSignPrepareRequest sp = SMIME__IPC__ENGINE_SIGN_PREPARE_REQUEST__INIT;
+    Smime__Ipc__EngineSignPrepareResponse *p = NULL;
     Smime__Ipc__EngineRequest er = SMIME__IPC__ENGINE_REQUEST__INIT;
-    sp.message = req->message;
-    sp.signer_der = signer.der;
-    sp.chain_der = n_chain > 1 ? chain + 1 : NULL;
-    sp.n_chain_der = n_chain > 1 ? n_chain - 1 : 0;
-    sp.md = (uint32_t)opt.md;
-    sp.rsa_pss = opt.scheme == SMIME__V1__SIGNATURE_SCHEME__SIGNATURE_SCHEME_RSA_PSS;
-    sp.opaque = opt.opaque;
-    sp.signing_time = (int64_t)now;
-    er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_PREPARE;
-    er.sign_prepare = &sp;
-    if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_PREPARE, &prepared,
-                     err)) {
+    if (!outgoing_store_wrapped_key(app->db, signer.sha256, &wrapped, err)) {
       goto out;
     }
-    Smime__Ipc__EngineSignPrepareResponse *p = prepared->sign_prepare;
+    if (guess.made && an->prepared != NULL &&
+        memcmp(guess.sha256, signer.sha256, CERT_SHA256_LEN) == 0) {
+      /* The guess was right: the engine prepared the signature while it analyzed the
+       * message, for this certificate, chain, options and time. */
+      p = an->prepared;
+    } else {
+      Smime__Ipc__EngineSignPrepareRequest sp = SMIME__IPC__ENGINE_SIGN_PREPARE_REQUEST__INIT;
+      if (!certificate_store_export(app->db, signer.sha256, 1, &chain, &n_chain, err)) {
+        goto out;
+      }
+      if (n_chain == 0) {
+        status_set(err, STATUS_INTERNAL, "the signing certificate is no longer stored");
+        goto out;
+      }
+      prepare_request(&sp, chain, n_chain, &opt, now);
+      sp.message = req->message;
+      er.body_case = SMIME__IPC__ENGINE_REQUEST__BODY_SIGN_PREPARE;
+      er.sign_prepare = &sp;
+      if (!engine_call(app, info, &er, SMIME__IPC__ENGINE_RESPONSE__BODY_SIGN_PREPARE,
+                       &prepared, err)) {
+        goto out;
+      }
+      p = prepared->sign_prepare;
+    }
 
     Smime__Ipc__KeystoreSignRequest ks = SMIME__IPC__KEYSTORE_SIGN_REQUEST__INIT;
     Smime__Ipc__KeystoreRequest kr = SMIME__IPC__KEYSTORE_REQUEST__INIT;
@@ -578,6 +640,7 @@ out:
   free(rcpt_der);
   outgoing_choice_cleanup(&signer);
   certificate_ders_free(chain, n_chain);
+  certificate_ders_free(guess.chain, guess.n_chain);
   free(wrapped.data);
   addresses_free(&rcpt_addrs);
   free(from);
