@@ -3,7 +3,8 @@
  * SignEncrypt: the front parses nothing (DESIGN.md section 2). An engine reads the
  * message's addresses (analyze_message); the front chooses the certificates
  * (outgoing_store.h) and names every address that has none usable; then an engine
- * prepares the signature (sign_prepare), the keystore signs the digest with the
+ * prepares the signature (sign_prepare; or the analyzing engine already did, for the
+ * signer the front guessed: sign_hint.h), the keystore signs the digest with the
  * wrapped key (sign), and an engine assembles the signed and, if asked, encrypted
  * message (sign_finish), or only encrypts it (encrypt). Every call, failed or not,
  * writes one audit entry (direction outgoing) before it answers; nothing else is
