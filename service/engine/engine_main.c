@@ -78,7 +78,8 @@
  *   getrandom: BoringSSL's RNG (content-encryption keys, IVs) and MIME boundaries;
  *   clock_gettime, gettimeofday, time: fallbacks of the vDSO;
  *   getpid: log lines and BoringSSL's fork detection;
- *   getrusage, prlimit64: the per-request CPU budget (sandbox_cpu_budget);
+ *   clock_gettime (the process's CPU clock), prlimit64: the per-request CPU budget
+ *     (sandbox_cpu_budget);
  *   sysinfo: glibc's qsort sizes its buffer against physical memory;
  *   rt_sigreturn, restart_syscall: signal and restart plumbing of the kernel;
  *   exit, exit_group: the end.
@@ -87,7 +88,7 @@ static const int kEngineSyscalls[] = {
     SYS_recvfrom, SYS_sendto, SYS_ppoll, SYS_read, SYS_write, SYS_writev,
     SYS_brk, SANDBOX_NO_EXEC_MAPPING | SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise,
     SANDBOX_NO_EXEC_MAPPING | SYS_mprotect, SYS_futex, SYS_getrandom, SYS_clock_gettime,
-    SYS_gettimeofday, SYS_getpid, SYS_getrusage, SYS_prlimit64, SYS_sysinfo,
+    SYS_gettimeofday, SYS_getpid, SYS_prlimit64, SYS_sysinfo,
     SYS_rt_sigreturn, SYS_restart_syscall, SYS_exit, SYS_exit_group,
 #ifdef SYS_poll
     SYS_poll,

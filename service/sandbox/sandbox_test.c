@@ -19,7 +19,7 @@
 static const int kBase[] = {
     SYS_write, SYS_brk, SANDBOX_NO_EXEC_MAPPING | SYS_mmap, SYS_munmap,
     SANDBOX_NO_EXEC_MAPPING | SYS_mprotect, SYS_getpid, SYS_exit, SYS_exit_group,
-    SYS_getrusage, SYS_prlimit64, SYS_rt_sigreturn,
+    SYS_clock_gettime, SYS_getrusage, SYS_prlimit64, SYS_rt_sigreturn,
 };
 
 enum { DO_ALLOWED, DO_GETPPID, DO_EXEC_MMAP, DO_EXEC_MPROTECT, DO_OPEN, DO_SPIN, DO_RENEW };
