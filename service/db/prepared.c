@@ -89,19 +89,19 @@ int prepared_now(PGconn *conn, const char *sql, int n_params, char name[PREPARED
     return 0;
   }
   size_t i = find(r, sql);
+  snprintf(name, PREPARED_NAME_LEN, "smimed_%zu", i);
   if (i == r->n) {
     char *copy = strdup(sql);
     if (copy == NULL || r->n == PREPARED_MAX) {
       free(copy);
       return 0;
     }
-    snprintf(name, PREPARED_NAME_LEN, "smimed_%zu", i);
     PGresult *res = PQprepare(conn, name, sql, n_params, NULL);
     r->ready[i] = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
     r->sql[r->n++] = copy;
     PQclear(res);
   }
-  return prepared_name(conn, sql, name);
+  return r->ready[i];
 }
 
 void prepared_later(PGconn *conn, const char *sql, int n_params) {

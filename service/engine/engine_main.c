@@ -7,9 +7,9 @@
  * The loop reads one EngineRequest frame, runs the handler for its oneof case and
  * answers one EngineResponse with the same request_id. Every request carries what it
  * needs (the engine keeps only memos that change no answer: chain_memo.h,
- * cert_info_memo.h), and the engine trusts its peer only as far as the framing: any protocol violation (bad frame type,
- * undecodable or oversized body, a request with no body) ends the process with status
- * 1, and the front restarts it. End of stream ends it with status 0.
+ * cert_info_memo.h), and the engine trusts its peer only as far as the framing: any
+ * protocol violation (bad frame type, undecodable or oversized body, a request with no
+ * body) ends the process with status 1, and the front restarts it. End of stream ends it with status 0.
  *
  * Before the first request main confines the process (service/sandbox): resource
  * limits, then a seccomp allowlist (kEngineSyscalls), and before each request a CPU
@@ -171,6 +171,9 @@ static int serve_one(int fd) {
     exit(1);
   }
   const struct engine_op *op = find_op(req->body_case);
+  /* The request's size is taken before the handler runs: handlers free a large message
+   * once they are done with it (make_signable), which would hide it from the sum. */
+  size_t moved = protobuf_c_message_get_packed_size(msg);
 
   ARENA *arena = arena_new();
   if (arena == NULL) {
@@ -201,8 +204,7 @@ static int serve_one(int fd) {
   }
   ERR_clear_error();
   resp.request_id = req->request_id;
-  size_t moved = protobuf_c_message_get_packed_size(msg) +
-                 protobuf_c_message_get_packed_size(&resp.base);
+  moved += protobuf_c_message_get_packed_size(&resp.base);
   ProtobufCBinaryData *field = engine_response_bulk_field(&resp);
   if (field != NULL && field->len >= BULK_MIN) {
     /* A large message goes in a bulk frame of its own (bulk.h); the field stays in the
